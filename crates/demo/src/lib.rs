@@ -1,0 +1,1 @@
+//! Placeholder: this crate's owner replaces this file.
