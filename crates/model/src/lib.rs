@@ -7,8 +7,16 @@
 //! a recording read back from disk goes through exactly the same path, which is
 //! what makes replay equal to the live view.
 
+pub mod config;
+pub mod engine;
+pub mod live;
+pub mod polls;
 pub mod record;
 pub mod recording;
+pub mod requests;
+pub mod rules;
+pub mod verdict;
 
+pub use engine::{Engine, Summary};
 pub use record::*;
-pub use recording::{RecordingReader, RecordingWriter, RecordingError, Recording};
+pub use recording::{Recording, RecordingError, RecordingReader, RecordingWriter};

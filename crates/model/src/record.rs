@@ -65,7 +65,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { interval_ms: 1000, gc_before_sample: false, agent: true, extra: BTreeMap::new() }
+        Settings {
+            interval_ms: 1000,
+            gc_before_sample: false,
+            agent: true,
+            extra: BTreeMap::new(),
+        }
     }
 }
 
@@ -84,37 +89,92 @@ pub struct Record {
 pub enum RecordBody {
     Sample(Sample),
     /// A sample that could not be taken, with the reason (never recorded as zeros).
-    Gap { reason: String },
-    Navigation { url: String, navigation: NavigationKind },
+    Gap {
+        reason: String,
+    },
+    Navigation {
+        url: String,
+        navigation: NavigationKind,
+    },
     /// The agent was injected into a document. `late` means the document was
     /// already running, so timers and requests created before this moment are
     /// invisible to the agent.
-    AgentInjected { url: String, late: bool },
+    AgentInjected {
+        url: String,
+        late: bool,
+        /// The session's index of the document the agent runs in. Timer and
+        /// controller ids carry it in their high 32 bits and request ids before
+        /// their dot (see `live::document_of`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document: Option<u32>,
+        /// True for the tab's top-level document, false for an iframe; absent
+        /// in recordings made before the field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        top: Option<bool>,
+    },
     /// A deduplicated creation site; later records refer to it by `id`.
     Site(Site),
-    TimerCreated { id: u64, timer: TimerKind, delay_ms: f64, site: Option<u32>, page_ms: f64 },
-    TimerCleared { id: u64, site: Option<u32>, page_ms: f64 },
+    TimerCreated {
+        id: u64,
+        timer: TimerKind,
+        delay_ms: f64,
+        site: Option<u32>,
+        /// The timer whose callback created this one (a `setTimeout` chain).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<u64>,
+        /// Page clock (`performance.timeOrigin + performance.now()`), epoch ms.
+        page_ms: f64,
+    },
+    TimerCleared {
+        id: u64,
+        site: Option<u32>,
+        page_ms: f64,
+    },
     /// A one-shot timer ran its callback, so it is no longer live.
-    TimerFired { id: u64, page_ms: f64 },
+    TimerFired {
+        id: u64,
+        page_ms: f64,
+    },
     RequestStarted(RequestStarted),
     RequestEnded(RequestEnded),
-    ControllerCreated { id: u64, site: Option<u32>, page_ms: f64 },
-    ControllerAborted { id: u64, site: Option<u32>, page_ms: f64 },
+    ControllerCreated {
+        id: u64,
+        site: Option<u32>,
+        /// Absent for an `AbortController`; `timeout` or `any` for a signal made
+        /// by `AbortSignal.timeout()` or `AbortSignal.any()`, which the agent
+        /// tracks like a controller so requests can name what guards them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api: Option<String>,
+        page_ms: f64,
+    },
+    ControllerAborted {
+        id: u64,
+        site: Option<u32>,
+        page_ms: f64,
+    },
     /// The controller was garbage collected (seen through a `FinalizationRegistry`).
-    ControllerCollected { id: u64, page_ms: f64 },
+    ControllerCollected {
+        id: u64,
+        page_ms: f64,
+    },
     /// A request seen by the Network domain, for the cross-check with the agent.
     Network(NetworkEvent),
     /// An explicit poll lifecycle signal: the page's poll API or a
     /// `[PollingHealth]` console line.
     PollSignal(PollSignal),
-    Marker { label: String },
+    Marker {
+        label: String,
+    },
     Snapshot(SnapshotEvent),
     Alert(Alert),
     /// Running totals of what was lost: undecodable CDP messages, events dropped by
     /// a full channel, commands that timed out.
     Losses(Losses),
     /// The recording ended; always the last record of a recording closed cleanly.
-    End { reason: EndReason, message: String },
+    End {
+        reason: EndReason,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +250,11 @@ pub struct Site {
 impl Site {
     /// Formats the site as `function (url:line:column)`.
     pub fn label(&self) -> String {
-        let function = if self.function.is_empty() { "(anonymous)" } else { &self.function };
+        let function = if self.function.is_empty() {
+            "(anonymous)"
+        } else {
+            &self.function
+        };
         format!("{function} ({}:{}:{})", self.url, self.line, self.column)
     }
 }
@@ -226,6 +290,10 @@ pub struct RequestStarted {
     /// reached the network.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub signal_aborted: bool,
+    /// The timer whose callback was running when the request started: the timer
+    /// that drives a poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<u64>,
     /// Top-level string and number fields of a JSON request body, for operation
     /// ids carried in the body. Never the whole body.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -261,10 +329,23 @@ pub struct RequestEnded {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum NetworkEvent {
-    Sent { request_id: String, method: String, url: String },
-    Response { request_id: String, status: u16 },
-    Finished { request_id: String },
-    Failed { request_id: String, error: String, canceled: bool },
+    Sent {
+        request_id: String,
+        method: String,
+        url: String,
+    },
+    Response {
+        request_id: String,
+        status: u16,
+    },
+    Finished {
+        request_id: String,
+    },
+    Failed {
+        request_id: String,
+        error: String,
+        canceled: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +356,11 @@ pub enum PollSignalKind {
     End,
     /// The view that owns polls went away (the page's own unmount signal).
     Unmount,
+    /// The page itself flagged the poll as runaway (past its attempt limit).
+    Runaway,
+    /// A periodic health report listed the poll as active, with its attempt
+    /// count and age so far.
+    Report,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +375,13 @@ pub struct PollSignal {
     pub reason: Option<String>,
     /// `api` for the page's poll API, `console` for a `[PollingHealth]` line.
     pub source: String,
+    /// Attempts so far, when the page reported them (`pollCount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u64>,
+    /// Age of the poll in milliseconds, when the page reported it (`age`, or
+    /// `duration` at the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<f64>,
 }
 
 /// A heap snapshot capture, finished or failed.

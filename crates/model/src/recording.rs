@@ -23,13 +23,25 @@ pub enum RecordingError {
     #[error("failed to write recording {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
     #[error("failed to read recording {path} at line {line}: {source}")]
-    Read { path: PathBuf, line: usize, source: io::Error },
+    Read {
+        path: PathBuf,
+        line: usize,
+        source: io::Error,
+    },
     #[error("recording {path} is empty: it has no header line")]
     Empty { path: PathBuf },
     #[error("recording {path} line {line} is damaged: {message}; the lines before it are readable, so cut the file there or re-record")]
-    Damaged { path: PathBuf, line: usize, message: String },
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("recording {path} has format version {found}, but this build reads up to {supported}; update Leakscope")]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
 }
 
 /// Appends records to a recording file.
@@ -48,7 +60,10 @@ impl RecordingWriter {
             .write(true)
             .create_new(true)
             .open(path)
-            .map_err(|source| RecordingError::Open { path: path.to_owned(), source })?;
+            .map_err(|source| RecordingError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         let mut writer = RecordingWriter {
             path: path.to_owned(),
             out: BufWriter::new(file),
@@ -81,7 +96,9 @@ impl RecordingWriter {
 
     /// Writes buffered records to the file and asks the OS to keep them.
     pub fn flush(&mut self) -> Result<(), RecordingError> {
-        self.out.flush().map_err(|source| self.write_error(source))?;
+        self.out
+            .flush()
+            .map_err(|source| self.write_error(source))?;
         self.last_flush = Instant::now();
         Ok(())
     }
@@ -89,13 +106,21 @@ impl RecordingWriter {
     fn write_line<T: serde::Serialize>(&mut self, value: &T) -> Result<(), RecordingError> {
         // Serialising model types cannot fail: they hold no maps with non-string
         // keys and no non-finite floats are produced by the core.
-        let line = serde_json::to_string(value).map_err(|error| self.write_error(io::Error::other(error)))?;
-        self.out.write_all(line.as_bytes()).map_err(|source| self.write_error(source))?;
-        self.out.write_all(b"\n").map_err(|source| self.write_error(source))
+        let line = serde_json::to_string(value)
+            .map_err(|error| self.write_error(io::Error::other(error)))?;
+        self.out
+            .write_all(line.as_bytes())
+            .map_err(|source| self.write_error(source))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|source| self.write_error(source))
     }
 
     fn write_error(&self, source: io::Error) -> RecordingError {
-        RecordingError::Write { path: self.path.clone(), source }
+        RecordingError::Write {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -103,7 +128,10 @@ impl Drop for RecordingWriter {
     fn drop(&mut self) {
         if let Err(error) = self.out.flush() {
             // Drop cannot return the error; the next reader sees a short file.
-            eprintln!("warning: failed to flush recording {}: {error}", self.path.display());
+            eprintln!(
+                "warning: failed to flush recording {}: {error}",
+                self.path.display()
+            );
         }
     }
 }
@@ -131,17 +159,29 @@ pub struct RecordingReader {
 
 impl RecordingReader {
     pub fn open(path: &Path) -> Result<Self, RecordingError> {
-        let file = File::open(path).map_err(|source| RecordingError::Open { path: path.to_owned(), source })?;
+        let file = File::open(path).map_err(|source| RecordingError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut lines = BufReader::new(file).lines();
         let first = match lines.next() {
-            None => return Err(RecordingError::Empty { path: path.to_owned() }),
-            Some(line) => line.map_err(|source| RecordingError::Read { path: path.to_owned(), line: 1, source })?,
+            None => {
+                return Err(RecordingError::Empty {
+                    path: path.to_owned(),
+                })
+            }
+            Some(line) => line.map_err(|source| RecordingError::Read {
+                path: path.to_owned(),
+                line: 1,
+                source,
+            })?,
         };
-        let header: Header = serde_json::from_str(&first).map_err(|error| RecordingError::Damaged {
-            path: path.to_owned(),
-            line: 1,
-            message: format!("invalid header: {error}"),
-        })?;
+        let header: Header =
+            serde_json::from_str(&first).map_err(|error| RecordingError::Damaged {
+                path: path.to_owned(),
+                line: 1,
+                message: format!("invalid header: {error}"),
+            })?;
         if header.format_version > FORMAT_VERSION {
             return Err(RecordingError::UnsupportedVersion {
                 path: path.to_owned(),
@@ -149,7 +189,14 @@ impl RecordingReader {
                 supported: FORMAT_VERSION,
             });
         }
-        Ok(RecordingReader { path: path.to_owned(), lines, line_number: 1, header, pending: None, truncated_tail: false })
+        Ok(RecordingReader {
+            path: path.to_owned(),
+            lines,
+            line_number: 1,
+            header,
+            pending: None,
+            truncated_tail: false,
+        })
     }
 
     pub fn header(&self) -> &Header {
@@ -168,7 +215,11 @@ impl RecordingReader {
         for record in reader.by_ref() {
             records.push(record?);
         }
-        Ok(Recording { header: reader.header.clone(), records, truncated_tail: reader.truncated_tail })
+        Ok(Recording {
+            header: reader.header.clone(),
+            records,
+            truncated_tail: reader.truncated_tail,
+        })
     }
 
     fn next_line(&mut self) -> Option<Result<String, RecordingError>> {
@@ -177,7 +228,11 @@ impl RecordingReader {
         }
         let line = self.lines.next()?;
         self.line_number += 1;
-        Some(line.map_err(|source| RecordingError::Read { path: self.path.clone(), line: self.line_number, source }))
+        Some(line.map_err(|source| RecordingError::Read {
+            path: self.path.clone(),
+            line: self.line_number,
+            source,
+        }))
     }
 }
 
@@ -234,14 +289,26 @@ mod tests {
             format_version: FORMAT_VERSION,
             leakscope_version: "0.1.0".into(),
             browser: BrowserInfo::default(),
-            target: TargetInfo { id: "T1".into(), kind: "page".into(), title: "t".into(), url: "http://127.0.0.1/".into() },
+            target: TargetInfo {
+                id: "T1".into(),
+                kind: "page".into(),
+                title: "t".into(),
+                url: "http://127.0.0.1/".into(),
+            },
             started_at_ms: 1_700_000_000_000.0,
             settings: Settings::default(),
         }
     }
 
     fn sample(t: f64, heap: u64) -> Record {
-        Record { t, body: RecordBody::Sample(Sample { heap_used: heap, heap_total: heap * 2, ..Sample::default() }) }
+        Record {
+            t,
+            body: RecordBody::Sample(Sample {
+                heap_used: heap,
+                heap_total: heap * 2,
+                ..Sample::default()
+            }),
+        }
     }
 
     #[test]
@@ -250,8 +317,19 @@ mod tests {
         let path = dir.path().join("r.jsonl");
         let records = vec![
             sample(0.0, 10),
-            Record { t: 0.5, body: RecordBody::Marker { label: "clicked".into() } },
-            Record { t: 1.0, body: RecordBody::End { reason: EndReason::Stopped, message: String::new() } },
+            Record {
+                t: 0.5,
+                body: RecordBody::Marker {
+                    label: "clicked".into(),
+                },
+            },
+            Record {
+                t: 1.0,
+                body: RecordBody::End {
+                    reason: EndReason::Stopped,
+                    message: String::new(),
+                },
+            },
         ];
         let mut writer = RecordingWriter::create(&path, &header()).unwrap();
         for record in &records {
@@ -275,7 +353,10 @@ mod tests {
         text += "\n";
         std::fs::write(&path, text).unwrap();
         let error = RecordingReader::read_all(&path).unwrap_err();
-        assert!(matches!(error, RecordingError::Damaged { line: 3, .. }), "{error}");
+        assert!(
+            matches!(error, RecordingError::Damaged { line: 3, .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -296,7 +377,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         std::fs::write(&path, "").unwrap();
-        assert!(matches!(RecordingReader::read_all(&path), Err(RecordingError::Empty { .. })));
+        assert!(matches!(
+            RecordingReader::read_all(&path),
+            Err(RecordingError::Empty { .. })
+        ));
     }
 
     #[test]
@@ -304,6 +388,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         std::fs::write(&path, "x").unwrap();
-        assert!(matches!(RecordingWriter::create(&path, &header()), Err(RecordingError::Open { .. })));
+        assert!(matches!(
+            RecordingWriter::create(&path, &header()),
+            Err(RecordingError::Open { .. })
+        ));
     }
 }
