@@ -6,6 +6,7 @@
 //! - 2: command-line usage error (from clap);
 //! - 3: the `--fail-on` condition was met (an alert at that level, or a leak).
 
+pub mod analysis;
 pub mod analyze;
 pub mod chart;
 pub mod demo;
@@ -26,5 +27,8 @@ pub const EXIT_FAIL_ON: u8 = 3;
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

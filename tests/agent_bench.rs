@@ -1,0 +1,177 @@
+//! The agent's cost, with and without it in one run of one browser.
+//!
+//! `agent_overhead` is a benchmark: it prints per-call costs and is ignored by
+//! default (`cargo test --release --test agent_bench -- --ignored --nocapture`);
+//! its numbers are recorded in docs/BENCHMARKS.md. `agent_heap_bounded` is a
+//! test: the agent's own heap with 10,000 live timers.
+
+#[path = "agent_watch.rs"]
+mod agent_watch;
+
+use agent_watch::pages_dir;
+use agent_watch::support::{Harness, RawCdp};
+use leakscope_core::agent::{injection_source, BINDING_NAME};
+use leakscope_demo::{DemoConfig, OperationBehaviour};
+use serde_json::json;
+
+/// Timers held for the heap measurement.
+const LIVE_TIMERS: u64 = 10_000;
+
+/// Opens bench.html in a new tab, with or without the agent, and returns its CDP client.
+async fn bench_tab(harness: &Harness, with_agent: bool) -> RawCdp {
+    let tab = agent_watch::open_tab(harness, "about:blank").await;
+    let mut cdp = RawCdp::connect(&tab.ws_url).await;
+    cdp.call("Runtime.enable", json!({})).await;
+    cdp.call("Page.enable", json!({})).await;
+    if with_agent {
+        cdp.call("Runtime.addBinding", json!({ "name": BINDING_NAME }))
+            .await;
+        cdp.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": injection_source() }),
+        )
+        .await;
+    }
+    cdp.call(
+        "Page.navigate",
+        json!({ "url": format!("{}/page/bench.html", harness.demo_url()) }),
+    )
+    .await;
+    let give_up = tokio::time::Instant::now() + agent_watch::DEADLINE;
+    loop {
+        let ready = cdp
+            .try_call(
+                "Runtime.evaluate",
+                json!({ "expression": "typeof benchTimers === 'function'", "returnByValue": true }),
+            )
+            .await;
+        if ready.is_ok_and(|value| value["result"]["value"] == json!(true)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "bench.html did not load"
+        );
+        // Only bounds how late the loaded page is seen.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let agent_present = cdp
+        .eval("typeof window[Symbol.for('leakscope.agent')] === 'object'")
+        .await;
+    assert_eq!(
+        agent_present,
+        json!(with_agent),
+        "the agent marker does not match the tab's setup"
+    );
+    cdp
+}
+
+async fn harness() -> Harness {
+    let harness = Harness::start_with(DemoConfig {
+        pages_dir: Some(pages_dir()),
+        ..DemoConfig::default()
+    })
+    .await;
+    harness
+        .demo
+        .set_operation(
+            "bench-1",
+            OperationBehaviour {
+                sequence: vec![json!({ "done": false })],
+                ..OperationBehaviour::default()
+            },
+        )
+        .unwrap();
+    harness
+}
+
+/// Heap growth in bytes (after garbage collection) from holding LIVE_TIMERS timers.
+async fn timer_heap(cdp: &mut RawCdp) -> i64 {
+    let before = cdp.heap_used_after_gc().await as i64;
+    assert_eq!(
+        cdp.eval(&format!("holdTimers({LIVE_TIMERS})")).await,
+        json!(LIVE_TIMERS)
+    );
+    // Let the agent send its queued events, so the queue is not counted.
+    cdp.eval("new Promise(function (resolve) { setTimeout(resolve, 300); })")
+        .await;
+    let after = cdp.heap_used_after_gc().await as i64;
+    after - before
+}
+
+#[tokio::test]
+async fn agent_heap_bounded() {
+    let harness = harness().await;
+    let mut plain = bench_tab(&harness, false).await;
+    let mut agent = bench_tab(&harness, true).await;
+    let plain_bytes = timer_heap(&mut plain).await;
+    let agent_bytes = timer_heap(&mut agent).await;
+    let own = agent_bytes - plain_bytes;
+    eprintln!("heap for {LIVE_TIMERS} live timers: without agent {plain_bytes} B, with agent {agent_bytes} B, agent's own {own} B");
+    assert!(
+        own < 1_000_000,
+        "the agent holds {own} bytes for {LIVE_TIMERS} live timers"
+    );
+    let live = agent
+        .eval("window[Symbol.for('leakscope.agent')].live().timers")
+        .await;
+    assert_eq!(
+        live,
+        json!(LIVE_TIMERS),
+        "the agent's registry holds exactly the live timers"
+    );
+}
+
+#[tokio::test]
+#[ignore = "benchmark: run with --ignored --nocapture and record the numbers in docs/BENCHMARKS.md"]
+async fn agent_overhead() {
+    const TIMER_PAIRS: u64 = 200_000;
+    const FETCHES: u64 = 500;
+    const ROUNDS: usize = 5;
+    let harness = harness().await;
+    let url = format!(
+        "{}/api/video/status?operationName=bench-1",
+        harness.demo_url()
+    );
+    let mut tabs = [
+        bench_tab(&harness, false).await,
+        bench_tab(&harness, true).await,
+    ];
+    let mut timers = [Vec::new(), Vec::new()];
+    let mut fetches = [Vec::new(), Vec::new()];
+    // Warm up both tabs (JIT, connections), then alternate so drift hits both alike.
+    for cdp in tabs.iter_mut() {
+        cdp.eval(&format!("benchTimers({TIMER_PAIRS})")).await;
+        cdp.eval(&format!("benchFetch('{url}', 50)")).await;
+    }
+    for _ in 0..ROUNDS {
+        for (index, cdp) in tabs.iter_mut().enumerate() {
+            timers[index].push(
+                cdp.eval(&format!("benchTimers({TIMER_PAIRS})"))
+                    .await
+                    .as_f64()
+                    .unwrap(),
+            );
+            fetches[index].push(
+                cdp.eval(&format!("benchFetch('{url}', {FETCHES})"))
+                    .await
+                    .as_f64()
+                    .unwrap(),
+            );
+        }
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let [plain_timer, agent_timer] = [median(&mut timers[0]), median(&mut timers[1])];
+    let [plain_fetch, agent_fetch] = [median(&mut fetches[0]), median(&mut fetches[1])];
+    println!("setTimeout+clearTimeout pair: without agent {plain_timer:.3} us, with agent {agent_timer:.3} us, added {:.3} us", agent_timer - plain_timer);
+    println!(
+        "loopback fetch: without agent {:.1} us, with agent {:.1} us, added {:.1} %",
+        plain_fetch * 1000.0,
+        agent_fetch * 1000.0,
+        (agent_fetch / plain_fetch - 1.0) * 100.0
+    );
+    println!("rounds: timers {timers:?} us, fetches {fetches:?} ms");
+}
