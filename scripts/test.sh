@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every check and test of Leakscope, installing what is missing first.
+# Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-deps.sh
+
+echo "== format" >&2
+cargo fmt --all --check
+
+echo "== lints" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== dependency boundaries" >&2
+scripts/check-boundaries.sh
+
+echo "== tests" >&2
+cargo test --workspace --locked
