@@ -201,6 +201,9 @@ async fn record_demo(
     server.shutdown().await?;
     let summary = result?;
     print_summary(&summary, settings.json)?;
+    if let Some(bundle) = &settings.bundle {
+        super::export::export_after_recording(&summary.recording, bundle)?;
+    }
     super::analysis::exit_code(&summary, &settings.analysis)
 }
 

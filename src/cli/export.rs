@@ -1,10 +1,11 @@
 //! `leakscope export`: pack a recording into a bug-report bundle (zip).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use leakscope_report::bundle::FileStatus;
-use leakscope_report::{ExportOptions, Redactor};
+use leakscope_report::{BundleSummary, ExportOptions, Redactor};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,6 +28,30 @@ pub struct Args {
     redact: Vec<String>,
 }
 
+/// Exports the bundle of a recording that just ended (`record --bundle`,
+/// `demo --bundle`), with the default redaction and no heap snapshots.
+pub fn export_after_recording(recording: &Path, bundle: &Path) -> anyhow::Result<()> {
+    let options = ExportOptions {
+        overwrite: true,
+        ..ExportOptions::default()
+    };
+    let summary = leakscope_report::export_bundle(recording, bundle, &options).with_context(|| {
+        format!(
+            "failed to export the bundle {}; the recording is kept at {}, so run `leakscope export {} --out FILE` to try again",
+            bundle.display(),
+            recording.display(),
+            recording.display()
+        )
+    })?;
+    report_problems(&summary);
+    eprintln!(
+        "bundle: {} ({} bytes)",
+        summary.path.display(),
+        summary.bytes
+    );
+    Ok(())
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let default = Redactor::default();
     let names = default.secret_names().iter().cloned().chain(args.redact);
@@ -37,6 +62,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ExportOptions::default()
     };
     let summary = leakscope_report::export_bundle(&args.recording, &args.out, &options)?;
+    report_problems(&summary);
+    eprintln!(
+        "wrote {} ({} bytes, {} files listed)",
+        summary.path.display(),
+        summary.bytes,
+        summary.manifest.files.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a note for each file the manifest marks as incomplete or omitted.
+fn report_problems(summary: &BundleSummary) {
     for file in summary.problems() {
         let status = match file.status {
             FileStatus::Ok => "ok",
@@ -49,11 +86,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             file.reason.as_deref().unwrap_or("no reason given")
         );
     }
-    eprintln!(
-        "wrote {} ({} bytes, {} files listed)",
-        summary.path.display(),
-        summary.bytes,
-        summary.manifest.files.len()
-    );
-    Ok(ExitCode::SUCCESS)
 }

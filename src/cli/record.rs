@@ -58,6 +58,9 @@ pub struct RecordingArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also export a bug-report bundle (zip) to this file when the recording ends.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub analysis: super::analysis::AnalysisArgs,
     /// URL to load in the tab once the recorder and the agent are ready, so
@@ -78,6 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let target = select_target(&targets, &args.tab)?;
         let summary = record(&connection, &target, &args.recording).await?;
         print_summary(&summary, args.recording.json)?;
+        if let Some(bundle) = &args.recording.bundle {
+            super::export::export_after_recording(&summary.recording, bundle)?;
+        }
         super::analysis::exit_code(&summary, &args.recording.analysis)
     })
 }
@@ -103,7 +109,15 @@ pub async fn record(
         agent: !settings.no_agent,
         ..RecorderConfig::default()
     };
-    let mut recorder = Recorder::start(session.clone(), target.info(), &path, config)
+    let mut target_info = target.info();
+    if let Some(url) = &settings.navigate_to {
+        // The tab is still on about:blank here; the recording is of the page
+        // loaded next, so the header (and every report and chart title built
+        // from it) names that page.
+        target_info.url = url.clone();
+        target_info.title.clear();
+    }
+    let mut recorder = Recorder::start(session.clone(), target_info, &path, config)
         .await
         .with_context(|| format!("failed to start recording {}", path.display()))?;
     if !settings.no_agent {
