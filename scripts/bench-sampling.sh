@@ -21,7 +21,14 @@ sleep 5
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 f0=$(cpu $FAST); i0=$(cpu $IDLE); fr0=$(rss $FAST); ir0=$(rss $IDLE); t0=$(date +%s.%N)
-sleep $((DUR - 10))
+# VmRSS of both recorders once a minute, to tell a plateau from growth.
+elapsed=0
+while (( elapsed + 60 <= DUR - 10 )); do
+  sleep 60
+  elapsed=$((elapsed + 60))
+  echo "minute $((elapsed / 60)): 10 Hz VmRSS $(rss $FAST) KiB, idle VmRSS $(rss $IDLE) KiB"
+done
+sleep $((DUR - 10 - elapsed))
 f1=$(cpu $FAST); i1=$(cpu $IDLE); fr1=$(rss $FAST); ir1=$(rss $IDLE); t1=$(date +%s.%N)
 wait $FAST $IDLE
 kill -INT $OPEN

@@ -43,6 +43,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_logging();
+    if prints_only(&cli.command) {
+        restore_default_sigpipe();
+    }
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
         Command::Targets(args) => cli::targets::run(args),
@@ -63,3 +66,35 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// True for commands that only print a result, so being cut off by a closed
+/// pipe (`leakscope analyze FILE | head`) may end them at once. Commands that
+/// record or write files keep Rust's default and finish their work.
+fn prints_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Targets(_)
+            | Command::Analyze(_)
+            | Command::Diff(_)
+            | Command::Retainers(_)
+            | Command::Report(_)
+    )
+}
+
+/// Restores the default action of SIGPIPE (end the process quietly). Rust
+/// ignores SIGPIPE, so `println!` to a closed pipe panics instead.
+#[cfg(unix)]
+fn restore_default_sigpipe() {
+    #[allow(
+        unsafe_code,
+        reason = "setting a signal disposition has no safe wrapper in std"
+    )]
+    // SAFETY: called once at start-up before any thread is spawned; SIG_DFL is
+    // a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}

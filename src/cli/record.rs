@@ -258,6 +258,17 @@ pub fn print_summary(summary: &RecordSummary, json: bool) -> anyhow::Result<()> 
         "losses:    {} undecoded messages, {} dropped events, {} timed-out commands",
         summary.undecoded_messages, summary.dropped_events, summary.timed_out_commands
     );
+    let agent_late = summary
+        .extra
+        .get("agent")
+        .and_then(|agent| agent["late"].as_bool())
+        .unwrap_or(false);
+    if agent_late {
+        println!(
+            "agent:     joined a page that was already running, so timers and requests created before \
+             it are not counted; reload the tab while recording to count from the start"
+        );
+    }
     super::analysis::print_human(summary);
     Ok(())
 }

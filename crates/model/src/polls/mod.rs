@@ -536,6 +536,12 @@ impl PollTracker {
         route: &str,
     ) -> Option<u64> {
         let key = self.matcher.key_of(request);
+        if key.endpoint.is_none() && !is_safe_method(&request.method) {
+            // Generic detection covers reads only: a page that repeats a POST
+            // (starting a job per cycle, saving a draft) is not polling, and a
+            // poll over POST is matched through a configured endpoint instead.
+            return None;
+        }
         let id = match self.by_key.get(&key.key) {
             Some(id) => *id,
             None => self.open_for_request(t, &key, route),
@@ -1027,4 +1033,9 @@ impl Lifecycle {
             self.final_answer = Some((PollState::Failed, t));
         }
     }
+}
+
+/// True for the HTTP methods a poll on an unconfigured URL can use.
+fn is_safe_method(method: &str) -> bool {
+    method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
 }

@@ -677,6 +677,28 @@ fn steady_unconfigured_url_is_poll() {
 }
 
 #[test]
+fn repeated_unconfigured_post_is_not_poll() {
+    let mut script = Script::default();
+    for (n, t) in [0.0, 16.0, 32.0, 48.0].iter().enumerate() {
+        let id = format!("p{n}");
+        script.request(*t, &id, &format!("{ORIGIN}/api/video/generate"), None);
+        script.response(t + 0.1, &id, &[("operationName", "op")]);
+    }
+    let mut records = script.sorted();
+    for record in &mut records {
+        if let RecordBody::RequestStarted(request) = &mut record.body {
+            request.method = "POST".to_owned();
+        }
+    }
+    let (engine, fired) = run(Config::default(), "/", &records);
+    assert!(
+        engine.lifecycles().is_empty(),
+        "a job started once per cycle is not a poll"
+    );
+    assert!(fired.is_empty(), "{fired:?}");
+}
+
+#[test]
 fn two_requests_are_not_a_poll() {
     assert!(generic_requests(&[0.0, 3.0]).lifecycles().is_empty());
 }
