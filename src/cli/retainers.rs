@@ -71,8 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
             None => "the object is reachable only through weak references, or not at all".to_string(),
         };
-        println!("{target}: {reason}");
-        return Ok(ExitCode::SUCCESS);
+        // Nothing to show is a failed look-up, so scripts can tell it apart.
+        anyhow::bail!("{target}: {reason}");
     }
     for (i, path) in paths.iter().enumerate() {
         print_path(i + 1, path);

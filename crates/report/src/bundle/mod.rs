@@ -146,7 +146,9 @@ pub enum BundleError {
     Zip { entry: String, message: String },
     #[error(transparent)]
     Chart(#[from] crate::chart::ChartError),
-    #[error("bundle {path} exists; remove it or choose another --out")]
+    #[error(
+        "bundle {path} exists; remove it, choose another --out, or pass --force to replace it"
+    )]
     Exists { path: PathBuf },
     #[error("{path} is not a readable zip file: {message}; the bundle is damaged or truncated, export it again")]
     InvalidZip { path: PathBuf, message: String },
