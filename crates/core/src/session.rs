@@ -10,7 +10,7 @@
 //!
 //! Failure is explicit. Every command has a deadline ([`crate::deadline`]).
 //! When the target detaches, closes or crashes, or the socket closes, every
-//! pending command of that session fails at once with an error that says why,
+//! pending command of that session fails at once with an error that names the cause,
 //! and the session's [`SessionState`] (a `watch`) changes so front ends can
 //! show it. A message that fails to decode is counted and kept
 //! ([`crate::losses`]), never dropped silently.
@@ -167,7 +167,7 @@ pub struct Browser;
 
 impl Browser {
     /// Finds the browser websocket of `endpoint`, connects to it and checks
-    /// that it answers `Target.getTargets`. Every step has the deadline of
+    /// that it replies to `Target.getTargets`. Every step has the deadline of
     /// `options.timeout`.
     pub async fn connect(
         endpoint: &Endpoint,
@@ -210,7 +210,7 @@ impl Browser {
             Ok(Ok((socket, _response))) => socket,
         };
         let connection = BrowserConnection::start(url.clone(), socket);
-        // A browser endpoint answers Target.getTargets; a page endpoint or
+        // A browser endpoint replies to Target.getTargets; a page endpoint or
         // another websocket server does not.
         if let Err(source) = connection.targets().await {
             return Err(ConnectError::NotABrowser {

@@ -352,14 +352,7 @@ fn read_document<R: Read>(input: &mut Input<'_, R>, options: ParseOptions) -> Re
                         parse_numbers_into(input, section, values, |v| cols.push(v))?;
                         raw.nodes = Some(cols);
                     }
-                    None => {
-                        let mut values = Vec::new();
-                        parse_numbers(input, section, &mut |v| {
-                            values.push(v);
-                            Ok(())
-                        })?;
-                        raw.deferred_nodes = Some(Deferred { values });
-                    }
+                    None => raw.deferred_nodes = Some(read_deferred(input, section)?),
                 }
             }
             Section::Edges => {
@@ -371,14 +364,7 @@ fn read_document<R: Read>(input: &mut Input<'_, R>, options: ParseOptions) -> Re
                         parse_numbers_into(input, section, values, |v| cols.push(v))?;
                         raw.edges = Some(cols);
                     }
-                    None => {
-                        let mut values = Vec::new();
-                        parse_numbers(input, section, &mut |v| {
-                            values.push(v);
-                            Ok(())
-                        })?;
-                        raw.deferred_edges = Some(Deferred { values });
-                    }
+                    None => raw.deferred_edges = Some(read_deferred(input, section)?),
                 }
             }
             Section::Strings => {
@@ -402,6 +388,17 @@ fn read_document<R: Read>(input: &mut Input<'_, R>, options: ParseOptions) -> Re
         return Err(input.syntax_at(input.offset(), Section::Document, "the end of input", b));
     }
     Ok(raw)
+}
+
+/// Reads a numeric array whole, for a `nodes` or `edges` section that comes
+/// before the meta, so its values can only be split into columns later.
+fn read_deferred<R: Read>(input: &mut Input<'_, R>, section: Section) -> Result<Deferred> {
+    let mut values = Vec::new();
+    parse_numbers(input, section, &mut |v| {
+        values.push(v);
+        Ok(())
+    })?;
+    Ok(Deferred { values })
 }
 
 fn replay_nodes(
