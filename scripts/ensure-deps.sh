@@ -17,6 +17,14 @@ LEAKSCOPE_PACKAGES=(
   "xvfb:/usr/bin/Xvfb"
   "pkg-config:/usr/bin/pkg-config"
   "build-essential:/usr/bin/gcc"
+  # The desktop app (Tauri 2 on WebKitGTK 4.1) builds against these, found
+  # through pkg-config. xauth lets xvfb-run give the app's display a cookie.
+  "libwebkit2gtk-4.1-dev:/usr/lib/x86_64-linux-gnu/pkgconfig/webkit2gtk-4.1.pc"
+  "libjavascriptcoregtk-4.1-dev:/usr/lib/x86_64-linux-gnu/pkgconfig/javascriptcoregtk-4.1.pc"
+  "libsoup-3.0-dev:/usr/lib/x86_64-linux-gnu/pkgconfig/libsoup-3.0.pc"
+  "libgtk-3-dev:/usr/lib/x86_64-linux-gnu/pkgconfig/gtk+-3.0.pc"
+  "librsvg2-dev:/usr/lib/x86_64-linux-gnu/pkgconfig/librsvg-2.0.pc"
+  "xauth:/usr/bin/xauth"
 )
 
 ensure_packages() {
@@ -55,3 +63,29 @@ ensure_rust() {
 
 ensure_packages
 ensure_rust
+
+# ---- Desktop app end-to-end tests ------------------------------------------
+# The app tests (src-tauri/tests/e2e.rs) drive the real app through WebDriver:
+# tauri-driver (from crates.io) in front of WebKitGTK's WebKitWebDriver
+# (Debian's webkit2gtk-driver), on an Xvfb display the tests start themselves.
+
+# Version range of tauri-driver that matches Tauri 2.
+TAURI_DRIVER_VERSION="^2.1"
+
+ensure_app_test_tools() {
+  # A local copy of the list: ensure_packages sees it through bash's dynamic
+  # scoping, and the list of the other blocks stays as it was.
+  local LEAKSCOPE_PACKAGES=("webkit2gtk-driver:/usr/bin/WebKitWebDriver")
+  ensure_packages
+  if ! command -v tauri-driver >/dev/null; then
+    if [[ -x "$HOME/.cargo/bin/tauri-driver" ]]; then
+      export PATH="$HOME/.cargo/bin:$PATH"
+    else
+      echo "leakscope: installing tauri-driver $TAURI_DRIVER_VERSION with cargo install" >&2
+      cargo install tauri-driver --locked --version "$TAURI_DRIVER_VERSION"
+      export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+  fi
+}
+
+ensure_app_test_tools

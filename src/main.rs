@@ -38,6 +38,8 @@ enum Command {
     Export(cli::export::Args),
     /// Print the report of a recording or bundle.
     Report(cli::report::Args),
+    /// Repeat an action and its undo on a tab and report what leaks.
+    Repro(cli::repro::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Chart(args) => cli::chart::run(args),
         Command::Export(args) => cli::export::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Repro(args) => cli::repro::run(args),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,7 @@ mod agent_watch;
 
 use agent_watch::pages_dir;
 use agent_watch::support::{Harness, RawCdp};
-use leakscope_core::agent::{injection_source, BINDING_NAME};
+use leakscope_core::agent::{injection_source, BINDING_NAME, MAX_CALL_STACK_SIZE_TO_CAPTURE};
 use leakscope_demo::{DemoConfig, OperationBehaviour};
 use serde_json::json;
 
@@ -26,6 +26,11 @@ async fn bench_tab(harness: &Harness, with_agent: bool) -> RawCdp {
     if with_agent {
         cdp.call("Runtime.addBinding", json!({ "name": BINDING_NAME }))
             .await;
+        cdp.call(
+            "Runtime.setMaxCallStackSizeToCapture",
+            json!({ "size": MAX_CALL_STACK_SIZE_TO_CAPTURE }),
+        )
+        .await;
         cdp.call(
             "Page.addScriptToEvaluateOnNewDocument",
             json!({ "source": injection_source() }),
@@ -126,8 +131,11 @@ async fn agent_heap_bounded() {
 #[ignore = "benchmark: run with --ignored --nocapture and record the numbers in docs/BENCHMARKS.md"]
 async fn agent_overhead() {
     const TIMER_PAIRS: u64 = 200_000;
+    /// Frames below the timer calls in the deep variant, about what a
+    /// framework-driven application has under a `setTimeout` call.
+    const DEPTH: u64 = 40;
     const FETCHES: u64 = 500;
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 7;
     let harness = harness().await;
     let url = format!(
         "{}/api/video/status?operationName=bench-1",
@@ -137,41 +145,61 @@ async fn agent_overhead() {
         bench_tab(&harness, false).await,
         bench_tab(&harness, true).await,
     ];
+    let shallow = format!("benchTimers({TIMER_PAIRS})");
+    let deep = format!("benchTimersDeep({TIMER_PAIRS}, {DEPTH})");
+    let fetch = format!("benchFetch('{url}', {FETCHES})");
     let mut timers = [Vec::new(), Vec::new()];
+    let mut deep_timers = [Vec::new(), Vec::new()];
     let mut fetches = [Vec::new(), Vec::new()];
     // Warm up both tabs (JIT, connections), then alternate so drift hits both alike.
     for cdp in tabs.iter_mut() {
-        cdp.eval(&format!("benchTimers({TIMER_PAIRS})")).await;
+        cdp.eval(&shallow).await;
+        cdp.eval(&deep).await;
         cdp.eval(&format!("benchFetch('{url}', 50)")).await;
     }
     for _ in 0..ROUNDS {
         for (index, cdp) in tabs.iter_mut().enumerate() {
-            timers[index].push(
-                cdp.eval(&format!("benchTimers({TIMER_PAIRS})"))
-                    .await
-                    .as_f64()
-                    .unwrap(),
-            );
-            fetches[index].push(
-                cdp.eval(&format!("benchFetch('{url}', {FETCHES})"))
-                    .await
-                    .as_f64()
-                    .unwrap(),
-            );
+            timers[index].push(cdp.eval(&shallow).await.as_f64().unwrap());
+            deep_timers[index].push(cdp.eval(&deep).await.as_f64().unwrap());
+            fetches[index].push(cdp.eval(&fetch).await.as_f64().unwrap());
         }
     }
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let [plain_timer, agent_timer] = [median(&mut timers[0]), median(&mut timers[1])];
-    let [plain_fetch, agent_fetch] = [median(&mut fetches[0]), median(&mut fetches[1])];
-    println!("setTimeout+clearTimeout pair: without agent {plain_timer:.3} us, with agent {agent_timer:.3} us, added {:.3} us", agent_timer - plain_timer);
+    let uptime = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at the end (1, 5, 15 min): {}", uptime.trim());
+    print_pairs("setTimeout+clearTimeout pair, shallow stack", &mut timers);
+    print_pairs(
+        &format!("setTimeout+clearTimeout pair, {DEPTH} frames deep"),
+        &mut deep_timers,
+    );
+    let [plain, agent] = &mut fetches;
+    let (plain_fetch, agent_fetch) = (median(plain), median(agent));
     println!(
         "loopback fetch: without agent {:.1} us, with agent {:.1} us, added {:.1} %",
         plain_fetch * 1000.0,
         agent_fetch * 1000.0,
         (agent_fetch / plain_fetch - 1.0) * 100.0
     );
-    println!("rounds: timers {timers:?} us, fetches {fetches:?} ms");
+    println!("  rounds without (ms): {plain:.3?}");
+    println!("  rounds with (ms):    {agent:.3?}");
+}
+
+/// Sorts `values` and returns the median.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Prints the medians of timer rounds (microseconds per pair) without and
+/// with the agent, the added cost per pair and per call, and every round.
+fn print_pairs(label: &str, rounds: &mut [Vec<f64>; 2]) {
+    let [plain, agent] = rounds;
+    let (plain_median, agent_median) = (median(plain), median(agent));
+    let added = agent_median - plain_median;
+    println!(
+        "{label}: without agent {plain_median:.3} us, with agent {agent_median:.3} us, \
+         added {added:.3} us per pair ({:.3} us per call)",
+        added / 2.0
+    );
+    println!("  rounds without (us): {plain:.3?}");
+    println!("  rounds with (us):    {agent:.3?}");
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use agent_watch::{line_of, now_ms, Watched, DEADLINE};
 use leakscope_demo::OperationBehaviour;
+use leakscope_model::config::Config;
 use leakscope_model::live::SiteKind;
 use leakscope_model::polls::{PollFlag, PollSummary};
 use leakscope_model::{RecordBody, RequestOutcome, TimerKind};
@@ -402,7 +403,15 @@ async fn strict_mode_dup_b() {
 
 #[tokio::test]
 async fn strict_mode_dup_c() {
-    let watched = Watched::start().await;
+    // The page's poller is set to poll every 1000 ms, which is what the user
+    // tells Leakscope for the type; its only request is sent by no timer.
+    let mut config = Config::default();
+    config
+        .poll_types
+        .get_mut("video")
+        .expect("video is a default poll type")
+        .interval_s = Some(1.0);
+    let watched = Watched::start_with(None, config).await;
     let (_, end) = dup_timeline(&watched, "C").await;
     assert_eq!(
         live_at(
@@ -433,9 +442,12 @@ async fn strict_mode_dup_c() {
     );
     let polls = lifecycles_of(&watched, "dup-1");
     assert_eq!(polls.iter().map(|poll| poll.attempts).sum::<u64>(), 1);
-    // NOTE: the case also expects the lifecycle to be flagged stalled; the
-    // poll engine did not flag it 16 s after its only request (it has no
-    // cadence from one request), so that flag is not asserted here.
+    assert_eq!(polls.len(), 1);
+    assert_eq!(polls[0].expected_interval_s, Some(1.0));
+    assert!(
+        flagged(&polls, PollFlag::Stalled),
+        "no request for over 10 expected intervals, and no final answer"
+    );
 }
 
 // ---- An interval poll piles up requests when the server hangs ----------------

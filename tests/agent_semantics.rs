@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use agent_watch::support::{Harness, RawCdp};
 use agent_watch::{pages_dir, DEADLINE};
-use leakscope_core::agent::{injection_source, BINDING_NAME};
+use leakscope_core::agent::{injection_source, BINDING_NAME, MAX_CALL_STACK_SIZE_TO_CAPTURE};
 use leakscope_demo::{DemoConfig, OperationBehaviour};
 use serde_json::{json, Value};
 
@@ -31,6 +31,11 @@ async fn run_suite(harness: &Harness, with_agent: bool) -> (BTreeMap<String, Val
     if with_agent {
         cdp.call("Runtime.addBinding", json!({ "name": BINDING_NAME }))
             .await;
+        cdp.call(
+            "Runtime.setMaxCallStackSizeToCapture",
+            json!({ "size": MAX_CALL_STACK_SIZE_TO_CAPTURE }),
+        )
+        .await;
         cdp.call(
             "Page.addScriptToEvaluateOnNewDocument",
             json!({ "source": injection_source() }),

@@ -162,6 +162,11 @@ impl Watched {
     /// session attaches to the running page, as when a user attaches to a tab
     /// that was already open.
     pub async fn start_on(page: Option<&str>) -> Watched {
+        Watched::start_with(page, Config::default()).await
+    }
+
+    /// Like [`Watched::start_on`], with the poll engine on `config`.
+    pub async fn start_with(page: Option<&str>, rules: Config) -> Watched {
         let pages = pages_dir();
         let config = DemoConfig {
             pages_dir: Some(pages.clone()),
@@ -218,7 +223,7 @@ impl Watched {
         };
         let seen = Arc::new(Mutex::new(Seen {
             live: LiveState::new(),
-            engine: Engine::new(Config::default(), &header),
+            engine: Engine::new(rules, &header),
             records: Vec::new(),
             undecoded: Vec::new(),
             bad_events: 0,

@@ -130,6 +130,17 @@ async fn existing_tab_attaches_without_reload() {
     wait_for_load(&harness, "other").await;
 
     let connection = connect(&harness).await;
+    // The server sees the request before the tab commits the document; a
+    // commit after the attach would be recorded as a navigation. The title
+    // is the document's only once it is committed and parsed.
+    support::wait_for("the main tab's document", DEADLINE, || async {
+        let targets = connection.targets().await.ok()?;
+        targets
+            .iter()
+            .any(|target| target.id == main_id && target.title == "Leakscope demo editor")
+            .then_some(())
+    })
+    .await;
     let targets = connection.targets().await.unwrap();
     assert!(
         targets.iter().any(|target| target.id == main_id),

@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use leakscope_core::launcher::{self, LaunchOptions, LaunchedBrowser};
 use leakscope_core::{Browser, ConnectOptions, Endpoint, Target};
-use leakscope_demo::{DemoConfig, DemoServer, FlowSelection, Scenario, Variant};
+use leakscope_demo::{DemoConfig, DemoServer, Flow, FlowSelection, JobOutcome, Scenario, Variant};
+use leakscope_model::repro::ActionSpec;
 
 use super::record::{print_summary, record, RecordingArgs};
 
@@ -24,6 +25,10 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(60);
 /// Open, generate and close cycles requested from the page. More than any
 /// recording runs through; the recording's duration ends the run.
 const DEMO_CYCLES: u32 = 1000;
+
+/// Poll interval of the demo page during a repro run, milliseconds: fast
+/// enough that each iteration's first poll answers within the action.
+const REPRO_INTERVAL_MS: u64 = 500;
 
 /// How long the launched browser gets to list the demo tab.
 const TAB_DEADLINE: Duration = Duration::from_secs(10);
@@ -39,6 +44,12 @@ pub struct Args {
     pub browser: BrowserArgs,
     #[command(flatten)]
     pub recording: RecordingArgs,
+    /// Run a repro instead of a timed recording: the flow's built-in action
+    /// (open the panel and start a job) and undo (close the panel), repeated.
+    #[arg(long)]
+    pub repro: bool,
+    #[command(flatten)]
+    pub repro_run: super::repro::RunArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -104,6 +115,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 scenario,
                 browser,
             }) => open(port, &scenario, &browser).await,
+            None if args.repro => {
+                repro_demo(
+                    &args.scenario,
+                    &args.browser,
+                    &args.recording,
+                    &args.repro_run,
+                )
+                .await
+            }
             None => record_demo(&args.scenario, &args.browser, &args.recording).await,
         }
     })
@@ -205,6 +225,62 @@ async fn record_demo(
         super::export::export_after_recording(&summary.recording, bundle)?;
     }
     super::analysis::exit_code(&summary, &settings.analysis)
+}
+
+/// Runs a repro on the demo editor with the flow's built-in action and undo.
+/// The job never finishes, as a real generation job runs for minutes, so
+/// only the undo (or the lack of cleanup in it) ends a poll.
+async fn repro_demo(
+    scenario_args: &ScenarioArgs,
+    browser_args: &BrowserArgs,
+    recording: &RecordingArgs,
+    run: &super::repro::RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let flow = match scenario_args.flow {
+        FlowSelection::One(flow) => flow,
+        FlowSelection::All => {
+            eprintln!("demo: a repro runs one flow; using video (pick another with --flow)");
+            Flow::Video
+        }
+    };
+    let server = start_server(0).await?;
+    let mut scenario = Scenario::new(scenario_args.variant, flow);
+    scenario.interval_ms = Some(REPRO_INTERVAL_MS);
+    scenario.job = Some(JobOutcome::Never);
+    let url = server.scenario_url(&scenario);
+    let browser = launch(browser_args, "about:blank", headless(browser_args)).await?;
+    let endpoint = Endpoint::websocket(&browser.ws_url())?;
+    let connection = Browser::connect(&endpoint, &ConnectOptions::default()).await?;
+    let target = wait_for_tab(&connection, "about:blank").await?;
+
+    let mut settings = recording.clone();
+    settings.navigate_to = Some(url);
+    eprintln!(
+        "demo: repro of the {} variant, {flow} flow",
+        scenario_args.variant
+    );
+    let (action, undo) = repro_specs(flow);
+    let result = super::repro::repro_on(&connection, &target, action, undo, run, &settings).await;
+    drop(connection);
+    browser.kill().await;
+    server.shutdown().await?;
+    result
+}
+
+/// The demo's built-in action (open the flow's panel, start a job and wait
+/// for its first status) and undo (close the panel).
+pub fn repro_specs(flow: Flow) -> (ActionSpec, ActionSpec) {
+    let name = flow.name();
+    let action = serde_json::json!([
+        { "click": format!("#open-{name}") },
+        { "click": format!("#generate-{name}") },
+        { "waitFor": format!("#status-{name}.processing") },
+    ]);
+    let undo = serde_json::json!([{ "click": format!("#close-{name}") }]);
+    let parse = |value: serde_json::Value| {
+        ActionSpec::parse(&value.to_string()).expect("the demo's built-in steps are valid")
+    };
+    (parse(action), parse(undo))
 }
 
 /// Waits until the launched browser lists a page whose URL starts with `base`.

@@ -14,6 +14,7 @@ pub mod diff;
 pub mod export;
 pub mod record;
 pub mod report;
+pub mod repro;
 pub mod retainers;
 pub mod snapshot;
 pub mod targets;

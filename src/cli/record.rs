@@ -38,7 +38,9 @@ pub struct Args {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordingArgs {
     /// Sampling interval (100ms or more), e.g. `500ms`, `1s`, `2s`.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    // Hyphen values reach the parser, so `--interval -1s` gets its message
+    // rather than clap's "unexpected argument".
+    #[arg(long, value_parser = parse_interval, default_value = "1s", allow_hyphen_values = true)]
     pub interval: Duration,
     /// Stop after this long, e.g. `30s`, `2m`; without it, record until Ctrl-C or the tab ends.
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -225,6 +227,16 @@ pub fn status_line(status: &RecorderStatus) -> String {
     line
 }
 
+/// Parses `--interval`, naming the rejected value and the accepted form
+/// (clap's own message for a failed parse gives neither).
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|error| {
+        format!(
+            "invalid sampling interval {text:?} ({error}): give a positive duration of 100ms or more, such as 500ms, 1s or 2s"
+        )
+    })
+}
+
 fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -275,4 +287,22 @@ pub fn print_summary(summary: &RecordSummary, json: bool) -> anyhow::Result<()> 
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_parses_durations() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn negative_interval_names_value_and_fix() {
+        let message = parse_interval("-1s").unwrap_err();
+        assert!(message.contains("\"-1s\""), "{message}");
+        assert!(message.contains("such as 500ms, 1s or 2s"), "{message}");
+    }
 }

@@ -10,6 +10,18 @@ function benchTimers(n) {
   return ((performance.now() - start) * 1000) / n;
 }
 
+// Microseconds per setTimeout + clearTimeout pair made `depth` calls below
+// the caller, as in an application whose timers start deep in framework code.
+function benchTimersDeep(n, depth) {
+  return nest(depth, function () {
+    return benchTimers(n);
+  });
+}
+
+function nest(depth, body) {
+  return depth === 0 ? body() : nest(depth - 1, body);
+}
+
 // Milliseconds per sequential fetch of `url` (body read included), over `n` fetches.
 async function benchFetch(url, n) {
   var start = performance.now();

@@ -88,6 +88,6 @@ function renderView(state: AppState) {
     case "replay":
       return <Replay info={state.replay} view={state.replayView} tab={state.liveTab} />;
     case "repro":
-      return <Repro run={state.repro} attached={state.session !== undefined && state.live?.state !== "ended"} />;
+      return <Repro run={state.repro} attached={state.session !== undefined && state.live?.state !== "ended"} targetUrl={state.session?.target.url} />;
   }
 }

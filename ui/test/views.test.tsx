@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { sanitizeSvg, summarisePolls } from "../src/components/Chart";
 import { type Column, Table } from "../src/components/Table";
 import { suggestedBundleName } from "../src/views/Live";
-import { measureFormatter, parseReproForm, toRetainerSteps } from "../src/views/Repro";
+import { demoSteps, measureFormatter, parseReproForm, toRetainerSteps } from "../src/views/Repro";
 import { orderByTime } from "../src/views/Snapshots";
 
 let root: HTMLElement | undefined;
@@ -172,5 +172,31 @@ describe("parseReproForm", () => {
     expect(parseReproForm({ ...base, iterations: "1" })).toEqual({ invalid: expect.stringContaining('iterations "1"') });
     expect(parseReproForm({ ...base, iterations: "2.5" })).toEqual({ invalid: expect.stringContaining("whole number") });
     expect(parseReproForm({ ...base, warmup: "-1" })).toEqual({ invalid: expect.stringContaining("warm-up") });
+  });
+});
+
+describe("demoSteps", () => {
+  it("gives the flow's panel steps for the demo editor", () => {
+    const steps = demoSteps("http://127.0.0.1:41765/?variant=leaky&flow=suno&cycles=0");
+    expect(steps).toBeDefined();
+    expect(JSON.parse(steps!.action)).toEqual([
+      { click: "#open-suno" },
+      { click: "#generate-suno" },
+      { waitFor: "#status-suno.processing" },
+    ]);
+    expect(JSON.parse(steps!.undo)).toEqual([{ click: "#close-suno" }]);
+  });
+
+  it("maps the audio flow to its minimax panel", () => {
+    const steps = demoSteps("http://127.0.0.1:9/?variant=fixed&flow=audio");
+    expect(JSON.parse(steps!.undo)).toEqual([{ click: "#close-minimax" }]);
+  });
+
+  it("offers nothing for other pages, all flows or remote hosts", () => {
+    expect(demoSteps("http://127.0.0.1:9/?variant=leaky&flow=all")).toBeUndefined();
+    expect(demoSteps("http://127.0.0.1:9/?flow=video")).toBeUndefined();
+    expect(demoSteps("https://editor.example.com/?variant=leaky&flow=video")).toBeUndefined();
+    expect(demoSteps("http://127.0.0.1:9/app/?variant=leaky&flow=video")).toBeUndefined();
+    expect(demoSteps("not a url")).toBeUndefined();
   });
 });

@@ -31,12 +31,24 @@ const MAX_VERSION_REPLY: usize = 64 * 1024;
 /// debugging is on: line 1 is the port, line 2 the browser websocket path.
 pub const ACTIVE_PORT_FILE: &str = "DevToolsActivePort";
 
-/// How to remedy "nothing answers", shared by several errors.
+/// How to remedy "nothing answers", shared by several errors. `{port}` is
+/// replaced by the port the user gave when the message is shown
+/// ([`with_port`]).
 const REMEDIES: &str =
-    "start Chrome with --remote-debugging-port=9222 and its own --user-data-dir \
+    "start Chrome with --remote-debugging-port={port} and its own --user-data-dir \
 (Chrome 136+ ignores the port on the default profile), or on Chrome 144+ allow remote debugging at \
 chrome://inspect/#remote-debugging and pass --profile with the profile directory, or let Leakscope \
 launch a browser with `leakscope demo`";
+
+/// Fills the `{port}` of `remedies` with the port of `address` (`host:port`),
+/// or with [`DEFAULT_PORT`] when there is no address or it has no port.
+fn with_port(remedies: &str, address: Option<&String>) -> String {
+    let port = address
+        .and_then(|address| address.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .unwrap_or(DEFAULT_PORT);
+    remedies.replace("{port}", &port.to_string())
+}
 
 /// A place to find the browser's debugging websocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,12 +133,18 @@ impl Default for ConnectOptions {
 /// Why the browser could not be found or reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("nothing is listening on {address}: {remedies}")]
+    #[error(
+        "nothing is listening on {address}: {}",
+        with_port(remedies, Some(address))
+    )]
     NothingListening {
         address: String,
         remedies: &'static str,
     },
-    #[error("{address} did not answer within {timeout:?}: check the address, or {remedies}")]
+    #[error(
+        "{address} did not answer within {timeout:?}: check the address, or {}",
+        with_port(remedies, Some(address))
+    )]
     NoAnswer {
         address: String,
         timeout: Duration,
@@ -142,7 +160,7 @@ pub enum ConnectError {
          DevToolsActivePort) or --ws with the browser websocket URL"
     )]
     NoJsonEndpoint { address: String },
-    #[error("{path} does not exist: {remedies}")]
+    #[error("{path} does not exist: {}", with_port(remedies, None))]
     ActivePortMissing {
         path: PathBuf,
         remedies: &'static str,
@@ -505,6 +523,10 @@ mod tests {
             "{message}"
         );
         assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+        assert!(
+            message.contains(&format!("--remote-debugging-port={port} ")),
+            "the remedy names the port that was given: {message}"
+        );
         assert!(message.contains("--user-data-dir"), "{message}");
     }
 

@@ -15,6 +15,7 @@ pub mod events;
 pub mod launcher;
 pub mod losses;
 pub mod recorder;
+pub mod repro;
 pub mod sampler;
 pub mod select;
 pub mod session;

@@ -73,10 +73,15 @@
   // ---------------------------------------------------------------- params
 
   // `fallback: null` leaves the value to the server's default job settings.
+  // The interval's 300 ms fallback compresses time so that a one-minute demo
+  // run passes the editor's attempt limits: the third flow's poll (upscale,
+  // 120 attempts) starts about 8 s into the cycles and passes its limit after
+  // about 36 s more. A fixed job (5 "processing" answers) finishes in about
+  // 2 s, while its panel is still open.
   const PARAMETERS = {
     variant: { kind: 'enum', values: ['leaky', 'fixed'], fallback: 'leaky' },
     flow: { kind: 'enum', values: FLOW_NAMES.concat(['all']), fallback: 'all' },
-    interval: { kind: 'int', min: 1, fallback: 1000, meaning: 'poll interval in milliseconds' },
+    interval: { kind: 'int', min: 1, fallback: 300, meaning: 'poll interval in milliseconds' },
     cycles: { kind: 'int', min: 0, fallback: 0, meaning: 'open, generate and close cycles to run' },
     cycle_ms: { kind: 'int', min: 0, fallback: 3000, meaning: 'milliseconds a panel stays open per cycle' },
     gap_ms: { kind: 'int', min: 0, fallback: 1000, meaning: 'milliseconds between cycles' },
@@ -244,22 +249,32 @@
 
   // --------------------------------------------------------------- polls
 
+  // Operation ids of the polls still running. Ids, not the polls, so that
+  // the only thing keeping a leaked poll alive is its timer's callback, as in
+  // the editor this demo reproduces.
   const livePolls = new Set();
   let monitor = null;
 
+  // One job's poll. A class rather than an object literal so that heap
+  // snapshots name it: each poll the leaky variant leaves behind shows as one
+  // more `StatusPoll` in a snapshot diff, retained by its timer's callback.
+  class StatusPoll {
+    constructor(flow, op) {
+      this.flow = flow;
+      this.op = op;
+      this.attempts = 0;
+      this.timerId = null;
+      this.deadlineId = null;
+      this.controller = null;
+      this.ended = null;
+      this.latest = null;
+    }
+  }
+
   function startPolling(flow, op) {
     const spec = FLOWS[flow];
-    const poll = {
-      flow,
-      op,
-      attempts: 0,
-      timerId: null,
-      deadlineId: null,
-      controller: null,
-      ended: null,
-      latest: null,
-    };
-    livePolls.add(poll);
+    const poll = new StatusPoll(flow, op);
+    livePolls.add(poll.op);
     monitor.startPolling(op, spec.pollType);
     if (!leaky) {
       poll.deadlineId = setTimeout(() => endPoll(poll, 'timeout'), params.timeout_ms);
@@ -348,7 +363,7 @@
       poll.controller = null;
     }
     monitor.endPolling(poll.op, reason);
-    livePolls.delete(poll);
+    livePolls.delete(poll.op);
     const finalStatus = { complete: 'complete', error: 'failed', timeout: 'timeout', unmount: 'closed' }[reason];
     renderPoll(poll, { status: finalStatus, note: `polling stopped: ${reason}` });
     renderStatusbar();

@@ -9,6 +9,8 @@
 //! objects). Nodes that no counting edge reaches from the root (kept alive
 //! only through weak edges, or garbage) hang directly under the root.
 
+use rayon::prelude::*;
+
 use crate::error::{Result, SnapshotError};
 use crate::snapshot::HeapSnapshot;
 
@@ -37,75 +39,14 @@ pub fn dominators(s: &HeapSnapshot) -> Result<Dominators> {
     let shortcut = s.types.edge_shortcut;
     let counts = |src: u32, t: u8| Some(t) != weak && (Some(t) != shortcut || src == 0);
 
-    // Depth-first numbering. `order[p]` is the node with DFS number `p`,
-    // `parent[p]` the DFS number of its spanning-tree parent.
-    let mut pre_of = vec![NONE; n];
-    let mut order: Vec<u32> = Vec::with_capacity(n);
-    let mut parent: Vec<u32> = Vec::with_capacity(n);
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    for start in std::iter::once(0).chain(1..n as u32) {
-        if pre_of[start as usize] != NONE {
-            continue;
-        }
-        pre_of[start as usize] = order.len() as u32;
-        order.push(start);
-        parent.push(0);
-        stack.push((start, s.first_edge[start as usize]));
-        while let Some(&(v, mut e)) = stack.last() {
-            let end = s.first_edge[v as usize + 1];
-            let mut next = NONE;
-            while e < end {
-                let t = s.edge_type[e as usize];
-                let w = s.edge_to[e as usize];
-                e += 1;
-                if counts(v, t) && pre_of[w as usize] == NONE {
-                    next = w;
-                    break;
-                }
-            }
-            let top = stack.len() - 1;
-            stack[top].1 = e;
-            if next == NONE {
-                stack.pop();
-            } else {
-                pre_of[next as usize] = order.len() as u32;
-                order.push(next);
-                parent.push(pre_of[v as usize]);
-                stack.push((next, s.first_edge[next as usize]));
-            }
-        }
-    }
-    drop(stack);
-
-    // Predecessors by DFS number, in compressed rows.
-    let mut pred_start = vec![0u32; n + 1];
-    for v in 0..n as u32 {
-        for e in s.first_edge[v as usize]..s.first_edge[v as usize + 1] {
-            if counts(v, s.edge_type[e as usize]) {
-                pred_start[pre_of[s.edge_to[e as usize] as usize] as usize + 1] += 1;
-            }
-        }
-    }
-    for i in 1..=n {
-        pred_start[i] += pred_start[i - 1];
-    }
-    // Fill each row from its start, using `pred_start` as the cursor; after
-    // filling, `pred_start[i]` contains the end of row i, so shift it back.
-    let mut preds = vec![0u32; pred_start[n] as usize];
-    for v in 0..n as u32 {
-        let pv = pre_of[v as usize];
-        for e in s.first_edge[v as usize]..s.first_edge[v as usize + 1] {
-            if counts(v, s.edge_type[e as usize]) {
-                let pw = pre_of[s.edge_to[e as usize] as usize] as usize;
-                preds[pred_start[pw] as usize] = pv;
-                pred_start[pw] += 1;
-            }
-        }
-    }
-    for i in (1..=n).rev() {
-        pred_start[i] = pred_start[i - 1];
-    }
-    pred_start[0] = 0;
+    // The depth-first numbering and the predecessor lists each read every
+    // edge once and do not depend on each other, so they run on both cores.
+    let ((order, parent, pre_of), (pred_start, mut preds)) =
+        rayon::join(|| depth_first(s, counts), || predecessors(s, counts));
+    // Predecessors as DFS numbers, as the semidominator step compares them.
+    preds
+        .par_chunks_mut(1 << 16)
+        .for_each(|chunk| chunk.iter_mut().for_each(|v| *v = pre_of[*v as usize]));
 
     // Semidominators, processed in reverse DFS order. `ancestor` is the
     // spanning forest of processed vertices, compressed as it is searched;
@@ -120,7 +61,8 @@ pub fn dominators(s: &HeapSnapshot) -> Result<Dominators> {
     for w in (1..n).rev() {
         let mut sw = parent[w];
         let last = w as u32 + 1;
-        for &v in &preds[pred_start[w] as usize..pred_start[w + 1] as usize] {
+        let node = order[w] as usize;
+        for &v in &preds[pred_start[node] as usize..pred_start[node + 1] as usize] {
             let u = eval(v, last, &mut ancestor, &mut label, &semi, &mut path);
             sw = sw.min(semi[u as usize]);
         }
@@ -159,6 +101,88 @@ pub fn dominators(s: &HeapSnapshot) -> Result<Dominators> {
         idom: idom_node,
         retained,
     })
+}
+
+/// Numbers the nodes in depth-first order over counting edges, from the root
+/// first and then from every node not reached yet. Returns the order (node
+/// by DFS number), the spanning-tree parent of each DFS number, and the DFS
+/// number of each node.
+fn depth_first(
+    s: &HeapSnapshot,
+    counts: impl Fn(u32, u8) -> bool,
+) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+    let n = s.node_count();
+    let mut pre_of = vec![NONE; n];
+    let mut order: Vec<u32> = Vec::with_capacity(n);
+    let mut parent: Vec<u32> = Vec::with_capacity(n);
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    for start in std::iter::once(0).chain(1..n as u32) {
+        if pre_of[start as usize] != NONE {
+            continue;
+        }
+        pre_of[start as usize] = order.len() as u32;
+        order.push(start);
+        parent.push(0);
+        stack.push((start, s.first_edge[start as usize]));
+        while let Some(&(v, mut e)) = stack.last() {
+            let end = s.first_edge[v as usize + 1];
+            let mut next = NONE;
+            while e < end {
+                let t = s.edge_type[e as usize];
+                let w = s.edge_to[e as usize];
+                e += 1;
+                if counts(v, t) && pre_of[w as usize] == NONE {
+                    next = w;
+                    break;
+                }
+            }
+            let top = stack.len() - 1;
+            stack[top].1 = e;
+            if next == NONE {
+                stack.pop();
+            } else {
+                pre_of[next as usize] = order.len() as u32;
+                order.push(next);
+                parent.push(pre_of[v as usize]);
+                stack.push((next, s.first_edge[next as usize]));
+            }
+        }
+    }
+    (order, parent, pre_of)
+}
+
+/// Collects the sources of the counting edges into each node, in compressed
+/// rows by node ordinal: row `w` is `preds[start[w]..start[w + 1]]`.
+fn predecessors(s: &HeapSnapshot, counts: impl Fn(u32, u8) -> bool) -> (Vec<u32>, Vec<u32>) {
+    let n = s.node_count();
+    let mut start = vec![0u32; n + 1];
+    for v in 0..n as u32 {
+        for e in s.first_edge[v as usize]..s.first_edge[v as usize + 1] {
+            if counts(v, s.edge_type[e as usize]) {
+                start[s.edge_to[e as usize] as usize + 1] += 1;
+            }
+        }
+    }
+    for i in 1..=n {
+        start[i] += start[i - 1];
+    }
+    // Fill each row from its start, using `start` as the cursor. After
+    // filling, `start[i]` is the end of row i, so shift it back.
+    let mut preds = vec![0u32; start[n] as usize];
+    for v in 0..n as u32 {
+        for e in s.first_edge[v as usize]..s.first_edge[v as usize + 1] {
+            if counts(v, s.edge_type[e as usize]) {
+                let w = s.edge_to[e as usize] as usize;
+                preds[start[w] as usize] = v;
+                start[w] += 1;
+            }
+        }
+    }
+    for i in (1..=n).rev() {
+        start[i] = start[i - 1];
+    }
+    start[0] = 0;
+    (start, preds)
 }
 
 /// Returns the vertex of least semidominator on the path from `v` up to the

@@ -89,94 +89,127 @@ const HOLDER_DEPTH: u32 = 4;
 
 /// Summarises a snapshot (with retained sizes when asked and edges were kept).
 pub fn summarize(s: &HeapSnapshot, options: SummaryOptions) -> Result<Summary> {
-    let doms = if options.retained && s.options.keep_edges {
-        Some(dominators(s)?)
-    } else {
-        None
-    };
-    Ok(summarize_with(s, doms.as_ref()))
+    if !(options.retained && s.options.keep_edges) {
+        return Ok(summarize_with(s, None));
+    }
+    // The dominator tree takes most of the time and the per-class counts do
+    // not need it, so the two run on both cores.
+    let (doms, tally) = rayon::join(|| dominators(s), || Tally::new(s));
+    Ok(tally.finish(s, Some(&doms?)))
 }
 
-/// Summarises a snapshot with dominators computed elsewhere (in parallel).
+/// Summarises a snapshot with dominators computed elsewhere.
 pub fn summarize_with(s: &HeapSnapshot, doms: Option<&Dominators>) -> Summary {
-    let n = s.node_count();
-    let mut type_counts = vec![0u64; s.node_type_names.len()];
-    let mut self_total = 0u64;
-    for i in 0..n {
-        type_counts[s.node_type[i] as usize] += 1;
-        self_total += u64::from(s.self_size[i]);
-    }
-    let node_types = s
-        .node_type_names
-        .iter()
-        .zip(&type_counts)
-        .filter(|(_, &c)| c > 0)
-        .map(|(name, &c)| (name.clone(), c))
-        .collect();
+    Tally::new(s).finish(s, doms)
+}
 
-    let (class_of, names) = classify(s);
-    let mut classes: Vec<ClassSummary> = names
-        .iter()
-        .map(|name| ClassSummary {
-            name: name.clone(),
-            count: 0,
-            self_size: 0,
-            retained_size: 0,
-        })
-        .collect();
-    for i in 0..n {
-        let c = &mut classes[class_of[i] as usize];
-        c.count += 1;
-        c.self_size += u64::from(s.self_size[i]);
+/// Counts of the summary that need only the nodes, not retained sizes.
+struct Tally {
+    type_counts: Vec<u64>,
+    self_total: u64,
+    class_of: Vec<u32>,
+    names: Vec<String>,
+    classes: Vec<ClassSummary>,
+}
+
+impl Tally {
+    fn new(s: &HeapSnapshot) -> Tally {
+        let n = s.node_count();
+        let mut type_counts = vec![0u64; s.node_type_names.len()];
+        let mut self_total = 0u64;
+        for i in 0..n {
+            type_counts[s.node_type[i] as usize] += 1;
+            self_total += u64::from(s.self_size[i]);
+        }
+        let (class_of, names) = classify(s);
+        let mut classes: Vec<ClassSummary> = names
+            .iter()
+            .map(|name| ClassSummary {
+                name: name.clone(),
+                count: 0,
+                self_size: 0,
+                retained_size: 0,
+            })
+            .collect();
+        for i in 0..n {
+            let c = &mut classes[class_of[i] as usize];
+            c.count += 1;
+            c.self_size += u64::from(s.self_size[i]);
+        }
+        Tally {
+            type_counts,
+            self_total,
+            class_of,
+            names,
+            classes,
+        }
     }
-    if let Some(d) = doms {
-        for (class, retained) in class_retained(&d.idom, &d.retained, &class_of, names.len())
+
+    fn finish(self, s: &HeapSnapshot, doms: Option<&Dominators>) -> Summary {
+        let Tally {
+            type_counts,
+            self_total,
+            class_of,
+            names,
+            mut classes,
+        } = self;
+        let n = s.node_count();
+        let node_types = s
+            .node_type_names
+            .iter()
+            .zip(&type_counts)
+            .filter(|(_, &c)| c > 0)
+            .map(|(name, &c)| (name.clone(), c))
+            .collect();
+        if let Some(d) = doms {
+            for (class, retained) in class_retained(&d.idom, &d.retained, &class_of, names.len())
+                .into_iter()
+                .enumerate()
+            {
+                classes[class].retained_size = retained;
+            }
+        }
+
+        let mut detached_nodes = 0;
+        let mut detached_by_class: HashMap<u32, (u64, u64)> = HashMap::new();
+        for (i, &d) in s.detachedness.iter().enumerate() {
+            if d == 2 {
+                detached_nodes += 1;
+                let e = detached_by_class.entry(class_of[i]).or_default();
+                e.0 += 1;
+                e.1 += u64::from(s.self_size[i]);
+            }
+        }
+        let mut detached_classes: Vec<ClassSummary> = detached_by_class
             .into_iter()
-            .enumerate()
-        {
-            classes[class].retained_size = retained;
+            .map(|(c, (count, size))| ClassSummary {
+                name: names[c as usize].clone(),
+                count,
+                self_size: size,
+                retained_size: 0,
+            })
+            .collect();
+        detached_classes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+
+        classes.sort_by(|a, b| {
+            b.retained_size
+                .cmp(&a.retained_size)
+                .then_with(|| b.self_size.cmp(&a.self_size))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+
+        Summary {
+            nodes: n as u64,
+            edges: s.edge_count,
+            self_size: self_total,
+            node_types,
+            classes,
+            detached_nodes,
+            detached_classes,
+            has_detachedness: !s.detachedness.is_empty(),
+            held_closures: held_closures(s, doms),
+            retained_computed: doms.is_some(),
         }
-    }
-
-    let mut detached_nodes = 0;
-    let mut detached_by_class: HashMap<u32, (u64, u64)> = HashMap::new();
-    for (i, &d) in s.detachedness.iter().enumerate() {
-        if d == 2 {
-            detached_nodes += 1;
-            let e = detached_by_class.entry(class_of[i]).or_default();
-            e.0 += 1;
-            e.1 += u64::from(s.self_size[i]);
-        }
-    }
-    let mut detached_classes: Vec<ClassSummary> = detached_by_class
-        .into_iter()
-        .map(|(c, (count, size))| ClassSummary {
-            name: names[c as usize].clone(),
-            count,
-            self_size: size,
-            retained_size: 0,
-        })
-        .collect();
-    detached_classes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-
-    classes.sort_by(|a, b| {
-        b.retained_size
-            .cmp(&a.retained_size)
-            .then_with(|| b.self_size.cmp(&a.self_size))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-
-    Summary {
-        nodes: n as u64,
-        edges: s.edge_count,
-        self_size: self_total,
-        node_types,
-        classes,
-        detached_nodes,
-        detached_classes,
-        has_detachedness: !s.detachedness.is_empty(),
-        held_closures: held_closures(s, doms),
-        retained_computed: doms.is_some(),
     }
 }
 

@@ -92,6 +92,9 @@ pub struct PollRules {
     pub concurrent_critical_over: u64,
     /// Warning when one lifecycle polls more often than this, per second.
     pub frequency_warning_per_s: f64,
+    /// Attempts a lifecycle must have made before its frequency is judged: a
+    /// poll that ends within a few quick attempts is no sustained load.
+    pub frequency_min_attempts: u64,
     /// A lifecycle is flagged `no-progress` when its response fields stayed
     /// the same for this many consecutive attempts.
     pub no_progress_attempts: u64,
@@ -124,6 +127,23 @@ pub struct PollTypeLimits {
     /// The lifecycle times out (critical) past this duration, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_s: Option<f64>,
+    /// Expected time between polls of this type, seconds, for the stall check
+    /// of a lifecycle with no measured cadence and no driving timer. Without
+    /// it, `limit_s / max_attempts` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
+}
+
+impl PollTypeLimits {
+    /// Returns the expected time between polls: `interval_s`, else the
+    /// interval at which `max_attempts` attempts fill `limit_s` (10 s for the
+    /// editor's video limits of 60 attempts in 10 minutes), in seconds.
+    pub fn expected_interval_s(&self) -> Option<f64> {
+        self.interval_s.or_else(|| {
+            let limit = self.limit_s?;
+            (self.max_attempts > 0).then(|| limit / self.max_attempts as f64)
+        })
+    }
 }
 
 /// A status endpoint whose requests are grouped into poll lifecycles.
@@ -184,6 +204,10 @@ pub struct VerdictConfig {
     pub min_duration_s: f64,
     /// Robust slope at or above which the verdict is `leak`, MB/min.
     pub leak_slope_mb_per_min: f64,
+    /// A slope below the threshold whose interval still reaches it gives
+    /// `no-leak` when the heap floor rose less than this over the recording,
+    /// MB (see [`crate::verdict::floor_growth`]).
+    pub min_growth_mb: f64,
     /// The team rule: growth over this percentage across its samples is a leak.
     pub team_growth_pct: f64,
     /// The team rule: number of samples compared (first against last).
@@ -247,6 +271,7 @@ impl Default for PollRules {
             concurrent_warning_over: 5,
             concurrent_critical_over: 10,
             frequency_warning_per_s: 1.0,
+            frequency_min_attempts: 10,
             no_progress_attempts: 10,
             stall_cadences: 10.0,
             detect_min_requests: 3,
@@ -264,6 +289,7 @@ impl Default for VerdictConfig {
             window_s: 10.0,
             min_duration_s: 30.0,
             leak_slope_mb_per_min: 1.0,
+            min_growth_mb: 1.0,
             team_growth_pct: 10.0,
             team_samples: 10,
             team_sample_interval_s: 60.0,
@@ -317,6 +343,7 @@ fn default_poll_types() -> BTreeMap<String, PollTypeLimits> {
         max_attempts,
         warning_after_s: Some(warning_min * 60.0),
         limit_s: Some(limit_min * 60.0),
+        interval_s: None,
     };
     BTreeMap::from([
         ("video".to_owned(), limits(60, 8.0, 10.0)),
@@ -491,6 +518,9 @@ impl Config {
             ));
         }
         for (name, limits) in &self.poll_types {
+            if let Some(interval) = limits.interval_s {
+                positive(&format!("poll_types.{name}.interval_s"), interval)?;
+            }
             if let (Some(warning), Some(limit)) = (limits.warning_after_s, limits.limit_s) {
                 if warning > limit {
                     return Err((
@@ -515,6 +545,13 @@ impl Config {
             }
         }
         positive("verdict.window_s", self.verdict.window_s)?;
+        let min_growth = self.verdict.min_growth_mb;
+        if !(min_growth.is_finite() && min_growth >= 0.0) {
+            return Err((
+                "verdict.min_growth_mb".to_owned(),
+                format!("must be zero or more (0 turns the check off), found {min_growth}"),
+            ));
+        }
         positive(
             "verdict.team_sample_interval_s",
             self.verdict.team_sample_interval_s,
@@ -538,6 +575,7 @@ impl Config {
                 max_attempts: self.polls.default_max_attempts,
                 warning_after_s: None,
                 limit_s: None,
+                interval_s: None,
             })
     }
 }
@@ -706,6 +744,31 @@ mod tests {
     fn example_file_equals_defaults() {
         let parsed = Config::from_toml_str(EXAMPLE).expect("the example config parses");
         assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn type_interval_parses_and_defaults() {
+        let config = Config::from_toml_str(
+            "[poll_types.video]\nmax_attempts = 60\nlimit_s = 600.0\ninterval_s = 2.0\n",
+        )
+        .unwrap();
+        assert_eq!(config.limits_for("video").expected_interval_s(), Some(2.0));
+        let defaults = Config::default();
+        assert_eq!(
+            defaults.limits_for("video").expected_interval_s(),
+            Some(10.0)
+        );
+        assert_eq!(
+            defaults.limits_for("audio-suno").expected_interval_s(),
+            Some(5.0)
+        );
+        assert_eq!(
+            defaults.limits_for("upscale").expected_interval_s(),
+            Some(10.0)
+        );
+        assert_eq!(defaults.limits_for("unknown").expected_interval_s(), None);
+        let (_, _, key, _) = invalid("[poll_types.video]\nmax_attempts = 60\ninterval_s = 0.0\n");
+        assert_eq!(key, "poll_types.video.interval_s");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod live;
 pub mod polls;
 pub mod record;
 pub mod recording;
+pub mod repro;
 pub mod requests;
 pub mod rules;
 pub mod verdict;

@@ -431,7 +431,7 @@ pub fn poll_findings(config: &Config, poll: &PollSummary) -> Vec<Finding> {
         // milliseconds around the page's delay: a poll every 1000 ms often shows
         // a median of 998 ms. The margin keeps that from reading as "over 1/s".
         let limit = config.polls.frequency_warning_per_s * FREQUENCY_JITTER_MARGIN;
-        if active && poll.attempts >= 3 && per_s > limit {
+        if active && poll.attempts >= config.polls.frequency_min_attempts.max(3) && per_s > limit {
             push(
                 AlertLevel::Warning,
                 ids::POLL_FREQUENCY,

@@ -7,7 +7,11 @@
 //! them, and estimated with the Theil–Sen slope (the median of all pairwise
 //! slopes), which a few outliers cannot move. Its 95 % interval comes from
 //! Sen's rank method, so a noisy series yields `inconclusive` rather than a
-//! guess. The editor team's own rule (growth over 10 % across ten one-minute
+//! guess. A short recording of a small heap has few trend points and so a wide
+//! interval, even when the heap is flat: when the slope is below the threshold
+//! and the heap floor rose less than `min_growth_mb` over the whole recording
+//! ([`floor_growth`]), the verdict is `no-leak` even though the interval still
+//! reaches the threshold. The editor team's own rule (growth over 10 % across ten one-minute
 //! samples) is computed beside it and reported, never mixed into the verdict.
 //!
 //! Memory stays bounded: past [`MAX_TREND_POINTS`] windows, neighbouring
@@ -96,6 +100,24 @@ pub fn theil_sen(points: &[TrendPoint]) -> Option<SlopeEstimate> {
         high,
         points: points.len(),
     })
+}
+
+/// Returns how much the heap floor rose over `points` (in time order), in
+/// bytes: the lowest point of the last third minus the lowest point of the
+/// first third. Lowest points, because a collection can land anywhere in a
+/// third, and thirds, so that one low or high window cannot decide it alone.
+/// `None` with fewer than three points.
+pub fn floor_growth(points: &[TrendPoint]) -> Option<f64> {
+    if points.len() < 3 {
+        return None;
+    }
+    let third = points.len().div_ceil(3);
+    let lowest = |part: &[TrendPoint]| {
+        part.iter()
+            .map(|point| point.bytes)
+            .fold(f64::INFINITY, f64::min)
+    };
+    Some(lowest(&points[points.len() - third..]) - lowest(&points[..third]))
 }
 
 /// Median of a sorted, non-empty slice.
@@ -348,6 +370,7 @@ impl HeapTrend {
             samples: self.samples,
             heap_first_mb: points.first().map(|p| p.bytes / BYTES_PER_MB),
             heap_last_mb: points.last().map(|p| p.bytes / BYTES_PER_MB),
+            floor_growth_mb: floor_growth(&points).map(|bytes| bytes / BYTES_PER_MB),
             team_rule,
             evidence: Evidence::default(),
         };
@@ -393,6 +416,17 @@ impl HeapTrend {
             (
                 VerdictKind::NoLeak,
                 format!("the heap floor changes {slope:.2} MB/min ({interval}), below the {threshold} MB/min threshold"),
+            )
+        } else if let Some(growth) = verdict
+            .floor_growth_mb
+            .filter(|growth| *growth < self.config.min_growth_mb)
+        {
+            (
+                VerdictKind::NoLeak,
+                format!(
+                    "the heap floor changes {slope:.2} MB/min ({interval}) and rose {growth:.2} MB over {duration_s:.0} s, under the {} MB that counts as growth",
+                    self.config.min_growth_mb
+                ),
             )
         } else {
             (
@@ -509,6 +543,9 @@ pub struct Verdict {
     pub samples: u64,
     pub heap_first_mb: Option<f64>,
     pub heap_last_mb: Option<f64>,
+    /// Rise of the heap floor over the recording (see [`floor_growth`]), MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_growth_mb: Option<f64>,
     pub team_rule: TeamRule,
     pub evidence: Evidence,
 }
@@ -731,6 +768,89 @@ mod tests {
             "{}",
             verdict.reason
         );
+    }
+
+    /// `heap_used` of the fixed demo editor's default run, one sample a second
+    /// for 60 s (headless Chromium 156): a 1 MB heap whose collector returns
+    /// every 30 s, so 10 s window minimums saw up and down.
+    const FIXED_DEMO_HEAP: [u32; 60] = [
+        1101340, 1139404, 1147716, 1163856, 1178420, 1212504, 1218644, 1226396, 1247692, 1268888,
+        1276136, 1288720, 1297432, 1305324, 1311392, 1320360, 1334320, 1344300, 1351012, 1357724,
+        1361260, 1384964, 1391012, 1397036, 1400624, 1416152, 1422880, 1429608, 1438412, 1448944,
+        815904, 807356, 818404, 836008, 843000, 849688, 858812, 874532, 880620, 886672, 901740,
+        906852, 913572, 923116, 937764, 944520, 948028, 954236, 960812, 971360, 978076, 987488,
+        993508, 1003436, 1009488, 1015504, 1019020, 1037224, 1041656, 1051072,
+    ];
+
+    fn fixed_demo(config: VerdictConfig, extra_mb_per_min: f64) -> Verdict {
+        let mut trend = HeapTrend::new(config, 120.0);
+        for (t, bytes) in FIXED_DEMO_HEAP.iter().enumerate() {
+            let t = t as f64;
+            let bytes = f64::from(*bytes) + t * extra_mb_per_min * MB / 60.0;
+            trend.push(t, bytes as u64, false);
+        }
+        trend.verdict()
+    }
+
+    #[test]
+    fn flat_small_heap_minute_is_no_leak() {
+        let verdict = fixed_demo(VerdictConfig::default(), 0.0);
+        assert_eq!(verdict.verdict, VerdictKind::NoLeak, "{}", verdict.reason);
+        assert!(verdict.floor_growth_mb.unwrap() < 0.0);
+    }
+
+    #[test]
+    fn floor_growth_decides_straddling_interval() {
+        // 0.5 MB/min more keeps the slope under the threshold while the
+        // interval reaches past it, so only the floor growth decides.
+        let open = fixed_demo(
+            VerdictConfig {
+                min_growth_mb: 0.0,
+                ..VerdictConfig::default()
+            },
+            0.5,
+        );
+        assert!(open.slope_mb_per_min.unwrap() < 1.0);
+        assert!(open.slope_high_mb_per_min.unwrap() >= 1.0);
+        assert_eq!(open.verdict, VerdictKind::Inconclusive, "{}", open.reason);
+        let growth = open.floor_growth_mb.unwrap();
+        assert!(growth > 0.0, "floor growth {growth}");
+
+        let just_over = VerdictConfig {
+            min_growth_mb: growth + 0.001,
+            ..VerdictConfig::default()
+        };
+        assert_eq!(fixed_demo(just_over, 0.5).verdict, VerdictKind::NoLeak);
+        let just_under = VerdictConfig {
+            min_growth_mb: growth - 0.001,
+            ..VerdictConfig::default()
+        };
+        let verdict = fixed_demo(just_under, 0.5);
+        assert_eq!(
+            verdict.verdict,
+            VerdictKind::Inconclusive,
+            "{}",
+            verdict.reason
+        );
+        assert!(
+            verdict.reason.starts_with("too noisy"),
+            "{}",
+            verdict.reason
+        );
+    }
+
+    #[test]
+    fn floor_growth_compares_thirds() {
+        let points: Vec<TrendPoint> = [5.0, 3.0, 9.0, 8.0, 4.0, 7.0]
+            .iter()
+            .enumerate()
+            .map(|(t, bytes)| TrendPoint {
+                t: t as f64,
+                bytes: *bytes,
+            })
+            .collect();
+        assert_eq!(floor_growth(&points), Some(4.0 - 3.0));
+        assert_eq!(floor_growth(&points[..2]), None);
     }
 
     #[test]

@@ -201,7 +201,9 @@ impl Layout {
     }
 
     fn font(&self, size: f64) -> f64 {
-        (size * self.scale).max(8.0)
+        // The app's live chart is short and wide (scale 0.4), where 8 px
+        // text is hard to read; 10 px still fits the lane rows.
+        (size * self.scale).max(10.0)
     }
 }
 

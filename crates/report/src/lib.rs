@@ -47,5 +47,16 @@ pub fn read_input(
         let bundle = open_bundle(path, &ImportLimits::default())?;
         return Ok((bundle.recording, Some(bundle.manifest)));
     }
+    let named_zip = path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"));
+    if named_zip {
+        // Read as a recording, a damaged bundle would get a message about
+        // JSON lines, which misleads.
+        return Err(BundleError::InvalidZip {
+            path: path.to_owned(),
+            message: "it does not start with a zip signature".to_owned(),
+        });
+    }
     Ok((leakscope_model::RecordingReader::read_all(path)?, None))
 }

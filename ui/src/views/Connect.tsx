@@ -172,6 +172,7 @@ function DemoCard() {
   const [variant, setVariant] = useState<DemoVariant>("leaky");
   const [flow, setFlow] = useState<DemoFlow>("video");
   const [pollInterval, setPollInterval] = useState("");
+  const [cycles, setCycles] = useState(true);
   const [opening, setOpening] = useState(false);
 
   const open = async (event: Event) => {
@@ -183,11 +184,17 @@ function DemoCard() {
         dispatch({
           type: "error",
           action: "open demo editor",
-          error: { code: "bad_input", message: `invalid poll interval "${trimmed}"; give a whole number of milliseconds, such as 1000` },
+          error: { code: "bad_input", message: `invalid poll interval "${trimmed}"; give a whole number of milliseconds, such as 300` },
         });
         return;
       }
       params.interval = trimmed;
+    }
+    if (!cycles) {
+      // For a repro run: only the run opens panels, and jobs never finish,
+      // as a real generation job outlasts the run.
+      params.cycles = "0";
+      params.job = "never";
     }
     setOpening(true);
     const session = await run("open demo editor", () =>
@@ -229,12 +236,21 @@ function DemoCard() {
             type="text"
             inputMode="numeric"
             data-testid="demo-interval"
-            placeholder="1000"
+            placeholder="300"
             value={pollInterval}
             onInput={(event) => setPollInterval((event.currentTarget as HTMLInputElement).value)}
           />
         </label>
       </div>
+      <label class="check">
+        <input
+          type="checkbox"
+          data-testid="demo-cycles"
+          checked={cycles}
+          onChange={(event) => setCycles((event.currentTarget as HTMLInputElement).checked)}
+        />
+        Open and close panels by itself (turn off for a repro run: then jobs never finish)
+      </label>
       <button type="submit" class="btn primary" data-testid="btn-open-demo" disabled={opening}>
         {opening ? "Starting demo and Chromium…" : "Open demo editor"}
       </button>

@@ -53,6 +53,38 @@ export function parseReproForm(values: ReproFormValues): api.ReproSettings | { i
   return { action, undo, iterations, warmup };
 }
 
+/** Demo flows by the `flow` URL parameter, with the element ids of their panel. */
+const DEMO_FLOW_IDS: Record<string, string> = {
+  video: "video",
+  suno: "suno",
+  upscale: "upscale",
+  minimax: "minimax",
+  audio: "minimax",
+};
+
+/**
+ * Returns the demo editor's built-in action and undo, as `leakscope demo
+ * --repro` runs them. The action opens the flow's panel, starts a job and
+ * waits for its first status, and the undo closes the panel. Returns
+ * undefined when `url` is not the demo editor on a single flow.
+ */
+export function demoSteps(url: string): { action: string; undo: string } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const local = parsed.hostname === "127.0.0.1" || parsed.hostname === "localhost";
+  const flow = DEMO_FLOW_IDS[parsed.searchParams.get("flow") ?? ""];
+  if (!local || parsed.pathname !== "/" || !parsed.searchParams.has("variant") || flow === undefined) {
+    return undefined;
+  }
+  const action = [{ click: `#open-${flow}` }, { click: `#generate-${flow}` }, { waitFor: `#status-${flow}.processing` }];
+  const undo = [{ click: `#close-${flow}` }];
+  return { action: JSON.stringify(action), undo: JSON.stringify(undo) };
+}
+
 function wholeNumber(text: string, fallback: number): number | undefined {
   const trimmed = text.trim();
   if (trimmed === "") {
@@ -61,7 +93,7 @@ function wholeNumber(text: string, fallback: number): number | undefined {
   return /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
 }
 
-export function Repro(props: { run: ReproRun; attached: boolean }) {
+export function Repro(props: { run: ReproRun; attached: boolean; targetUrl?: string }) {
   const dispatch = useDispatch();
   const [values, setValues] = useState<ReproFormValues>({
     action: "",
@@ -101,6 +133,13 @@ export function Repro(props: { run: ReproRun; attached: boolean }) {
     }
   };
 
+  const demo = props.targetUrl === undefined ? undefined : demoSteps(props.targetUrl);
+  const useDemoSteps = () => {
+    if (demo !== undefined) {
+      setValues((current) => ({ ...current, action: demo.action, undo: demo.undo }));
+    }
+  };
+
   const latest = run.progress[run.progress.length - 1];
   return (
     <section class="view repro" data-testid="view-repro">
@@ -114,6 +153,16 @@ export function Repro(props: { run: ReproRun; attached: boolean }) {
           JavaScript expression, or a JSON list of steps such as{" "}
           <code>[{`{"click": "#open-panel"}, {"waitFor": ".job-row"}`}]</code>.
         </p>
+        {demo !== undefined && (
+          <p class="muted">
+            This tab is the demo editor.{" "}
+            <button type="button" class="btn small" data-testid="btn-repro-demo-steps" onClick={useDemoSteps}>
+              Use the demo's steps
+            </button>{" "}
+            (open the panel and start a job; undo: close the panel). Open the demo with its own cycles off, so that only
+            the run opens panels.
+          </p>
+        )}
         <label class="block">
           Action
           <textarea data-testid="repro-action" rows={3} value={values.action} placeholder={'document.querySelector("#open-panel").click()'} onInput={field("action")} />

@@ -16,9 +16,13 @@
 // garbage collected.
 //
 // Wire format (one binding call): {"v":1,"doc":<document token>,"seq":<n>,
-// "dropped":<events lost because the binding was missing>,"events":[...]}.
-// Each event has "k" (its kind) and "t" (page clock, epoch milliseconds); the
-// Rust decoder in mod.rs is the other half of this format.
+// "origin":<the document's time origin, epoch milliseconds>,"dropped":<events
+// lost because the binding was missing>,"events":[...]}. Each event has "k"
+// (its kind) and "t" (whole milliseconds since "origin": integers serialise
+// faster than epoch fractions). A timer event whose clear or firing happened
+// before its batch left carries that as "cleared" / "clear_site" or "fired",
+// instead of a second event. The Rust decoder in mod.rs is the other half of
+// this format.
 (function () {
   'use strict';
 
@@ -69,11 +73,15 @@
   var nativeClearTimeout = global.clearTimeout;
   var nativeClearInterval = global.clearInterval;
   var nativeFetch = global.fetch;
+  var NativeResponse = global.Response;
+  var responseClone = NativeResponse ? NativeResponse.prototype.clone : null;
+  var responseText = NativeResponse ? NativeResponse.prototype.text : null;
   var scheduler = global.scheduler;
   var postTask = scheduler && typeof scheduler.postTask === 'function' ? scheduler.postTask : null;
 
+  // Page clock in whole milliseconds since timeOrigin (the batch's "origin").
   function pageNow() {
-    return timeOrigin + perfNow();
+    return Math.round(perfNow());
   }
 
   // ---- Native-looking wrappers -------------------------------------------
@@ -140,8 +148,11 @@
       scheduleFlush();
       return;
     }
-    var batch = { v: 1, doc: docToken, seq: sequence++, dropped: dropped, events: queue };
+    var batch = { v: 1, doc: docToken, seq: sequence++, origin: timeOrigin, dropped: dropped, events: queue };
     queue = [];
+    // The timer events just serialised can no longer take a clear or a firing.
+    for (var i = 0; i < unsentTimers.length; i++) unsentTimers[i].event = null;
+    unsentTimers = [];
     try {
       send(jsonStringify(batch));
     } catch (error) {
@@ -175,7 +186,9 @@
 
   // ---- Creation sites ----------------------------------------------------
 
-  var siteIds = new NativeMap(); // "script:position" -> site id
+  // script name -> (character position -> site id). Two levels, so a lookup
+  // builds no key string.
+  var siteIds = new NativeMap();
   var sites = []; // site events, for a resync
   var capturedFrame = null;
 
@@ -205,11 +218,16 @@
     if (frame === null) return null;
     var script = frame.getScriptNameOrSourceURL();
     if (!script) return null;
-    var key = script + ':' + frame.getPosition();
-    var known = siteIds.get(key);
+    var position = frame.getPosition();
+    var positions = siteIds.get(script);
+    if (positions === undefined) {
+      positions = new NativeMap();
+      siteIds.set(script, positions);
+    }
+    var known = positions.get(position);
     if (known !== undefined) return known;
     var entry = siteFromFrame(frame, script);
-    siteIds.set(key, entry.id);
+    positions.set(position, entry.id);
     return entry.id;
   }
 
@@ -312,8 +330,12 @@
 
   var TIMEOUT = 'timeout';
   var INTERVAL = 'interval';
-  // id -> entry {kind, delay, site, created (ms since timeOrigin), parent, due}.
+  // id -> entry {id, kind, delay, site, created (ms since timeOrigin), parent,
+  // event}. `event` is the entry's creation event while it waits in the queue,
+  // so that a clear or a firing before the next flush is written into it.
   var timers = new NativeMap();
+  // Entries whose `event` is set; flush() unsets them once the batch has left.
+  var unsentTimers = [];
   // ids of one-shot timers with a string body, whose firing cannot be observed.
   var stringTimers = new NativeMap();
   // The id of the timer whose callback is running, 0 outside timer callbacks.
@@ -335,7 +357,11 @@
     currentTimer = entry.id;
     if (entry.kind === TIMEOUT && timers.get(entry.id) === entry) {
       timers.delete(entry.id);
-      emit({ k: 'fired', id: entry.id, t: pageNow() });
+      if (entry.event !== null) {
+        entry.event.fired = pageNow();
+      } else {
+        emit({ k: 'fired', id: entry.id, t: pageNow() });
+      }
     }
     try {
       if (arguments.length === 2) return reflectApply(handler, this, NO_ARGUMENTS);
@@ -353,8 +379,9 @@
       kind: kind,
       delay: delayOf(args[1]),
       site: site,
-      created: Math.round(perfNow()),
+      created: pageNow(),
       parent: currentTimer,
+      event: null,
     };
     var isFunction = typeof handler === 'function';
     var id;
@@ -377,15 +404,18 @@
       stringTimers.set(id, entry.created + entry.delay);
       scheduleFlush();
     }
-    emit({
+    var event = {
       k: 'timer',
       id: id,
       kind: kind,
       delay: entry.delay,
       site: site,
       parent: entry.parent || null,
-      t: timeOrigin + entry.created,
-    });
+      t: entry.created,
+    };
+    entry.event = event;
+    unsentTimers.push(entry);
+    emit(event);
     return id;
   }
 
@@ -404,7 +434,7 @@
       stringTimers.delete(id);
       if (timers.has(id)) {
         timers.delete(id);
-        emit({ k: 'fired', id: id, t: timeOrigin + due });
+        emit({ k: 'fired', id: id, t: Math.round(due) });
       }
     });
   }
@@ -422,7 +452,12 @@
     // Clearing timeouts is frequent (debouncing), clearing intervals rare:
     // only the latter pays for a stack capture.
     var site = entry.kind === INTERVAL ? siteOf(wrapper) : null;
-    emit({ k: 'clear', id: id, site: site, t: pageNow() });
+    if (entry.event !== null) {
+      entry.event.cleared = pageNow();
+      entry.event.clear_site = site;
+    } else {
+      emit({ k: 'clear', id: id, site: site, t: pageNow() });
+    }
     return result;
   }
 
@@ -623,12 +658,34 @@
 
   // Reads a clone of a small JSON response for its top-level fields. The page's
   // own body is untouched: clone() tees the stream and bodyUsed stays false.
+  // A body of known length is read with one native text() call: the
+  // chunk-by-chunk read below costs a loopback fetch several times more
+  // (docs/BENCHMARKS.md). A body of unknown length is read in chunks, so that
+  // reading stops at MAX_BODY_BYTES.
   function readResponseFields(response, done) {
     var headers = response.headers;
     var type = headers.get('content-type');
     var length = headers.get('content-length');
     if (!isJsonType(type) || (length !== null && +length > MAX_BODY_BYTES) || response.body === null) {
       done(null);
+      return;
+    }
+    if (length !== null && responseText !== null) {
+      var copy;
+      try {
+        copy = reflectApply(responseClone, response, []);
+      } catch (error) {
+        done(null);
+        return;
+      }
+      reflectApply(promiseThen, reflectApply(responseText, copy, []), [
+        function (text) {
+          done(jsonFields(text));
+        },
+        function () {
+          done(null);
+        },
+      ]);
       return;
     }
     var reader;
@@ -942,7 +999,7 @@
         delay: entry.delay,
         site: entry.site,
         parent: entry.parent || null,
-        t: timeOrigin + entry.created,
+        t: entry.created,
         resync: true,
       });
     });

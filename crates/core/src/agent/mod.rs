@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use chromiumoxide_cdp::cdp::browser_protocol::page::AddScriptToEvaluateOnNewDocumentParams;
 use chromiumoxide_cdp::cdp::js_protocol::runtime::{
-    AddBindingParams, EnableParams, EvaluateParams,
+    AddBindingParams, EnableParams, EvaluateParams, SetMaxCallStackSizeToCaptureParams,
 };
 use leakscope_model::live::{object_id, redact_url, request_id};
 use leakscope_model::{
@@ -44,6 +44,15 @@ pub const BATCH_FORMAT: u64 = 1;
 
 /// Script name the injected agent shows in stack traces and DevTools.
 pub const SCRIPT_URL: &str = "leakscope-agent.js";
+
+/// Stack frames V8 captures for this session's console messages and
+/// exceptions. `Runtime.enable` sets 200, and while any session wants more
+/// frames than `Error.stackTraceLimit`, V8 (Chromium 156) captures that many
+/// for every `Error.captureStackTrace`, so the agent's one-frame site capture
+/// would cost in proportion to the page's stack depth. Leakscope reads no
+/// stack from console or exception events. A DevTools window open on the same
+/// tab keeps its own 200, and the agent is slower while it is open.
+pub const MAX_CALL_STACK_SIZE_TO_CAPTURE: i64 = 1;
 
 /// Documents whose id tables the decoder keeps. A tab rarely has more than a
 /// few at once (the top-level document and its iframes); older ones are dead.
@@ -133,6 +142,12 @@ pub async fn install(session: &Session) -> Result<Installed, InstallError> {
         .call(EnableParams::default())
         .await
         .map_err(command("Runtime.enable"))?;
+    session
+        .call(SetMaxCallStackSizeToCaptureParams::new(
+            MAX_CALL_STACK_SIZE_TO_CAPTURE,
+        ))
+        .await
+        .map_err(command("Runtime.setMaxCallStackSizeToCapture"))?;
     session
         .call(AddBindingParams::new(BINDING_NAME))
         .await
@@ -228,6 +243,10 @@ struct Batch {
     v: u64,
     doc: String,
     seq: u64,
+    /// The document's time origin (epoch ms) that event times count from.
+    /// Absent in batches whose event times are epoch ms themselves.
+    #[serde(default)]
+    origin: f64,
     #[serde(default)]
     dropped: u64,
     events: Vec<Value>,
@@ -265,6 +284,15 @@ enum PageEvent {
         t: f64,
         #[serde(default)]
         resync: bool,
+        /// Page time of a clear that happened before this event left the page.
+        #[serde(default)]
+        cleared: Option<f64>,
+        /// Site of that clear (intervals only).
+        #[serde(default)]
+        clear_site: Option<u32>,
+        /// Page time of a firing that happened before this event left the page.
+        #[serde(default)]
+        fired: Option<f64>,
     },
     Clear {
         id: u32,
@@ -332,7 +360,66 @@ enum PageEvent {
     },
 }
 
+/// A clear or a firing carried inside a timer event (epoch ms, page ids).
+#[derive(Debug, Clone, Copy)]
+struct FoldedEnd {
+    timer: u32,
+    page_ms: f64,
+    cleared: bool,
+    clear_site: Option<u32>,
+}
+
+impl FoldedEnd {
+    fn of(event: &PageEvent) -> Option<FoldedEnd> {
+        let PageEvent::Timer {
+            id,
+            cleared,
+            clear_site,
+            fired,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        let (page_ms, cleared) = match (cleared, fired) {
+            (Some(page_ms), _) => (*page_ms, true),
+            (None, Some(page_ms)) => (*page_ms, false),
+            (None, None) => return None,
+        };
+        Some(FoldedEnd {
+            timer: *id,
+            page_ms,
+            cleared,
+            clear_site: *clear_site,
+        })
+    }
+}
+
 impl PageEvent {
+    /// Turns the event's times from ms since `origin` into epoch ms.
+    fn add_origin(&mut self, origin: f64) {
+        match self {
+            PageEvent::Timer {
+                t, cleared, fired, ..
+            } => {
+                *t += origin;
+                for time in [cleared, fired].into_iter().flatten() {
+                    *time += origin;
+                }
+            }
+            PageEvent::Injected { t, .. }
+            | PageEvent::Site { t, .. }
+            | PageEvent::Clear { t, .. }
+            | PageEvent::Fired { t, .. }
+            | PageEvent::Req { t, .. }
+            | PageEvent::End { t, .. }
+            | PageEvent::Ctl { t, .. }
+            | PageEvent::CtlAbort { t, .. }
+            | PageEvent::CtlGc { t, .. }
+            | PageEvent::Poll { t, .. } => *t += origin,
+        }
+    }
+
     fn is_resync(&self) -> bool {
         match self {
             PageEvent::Injected { resync, .. }
@@ -402,8 +489,16 @@ impl AgentDecoder {
         let index = document.index;
 
         let mut records = Vec::with_capacity(batch.events.len());
+        // Clears and firings folded into a timer event, ordered by time, each
+        // placed before the first later record so the output stays in time
+        // order.
+        let mut folded: Vec<FoldedEnd> = Vec::new();
+        // Clear records whose site was not known yet when they were placed:
+        // the agent sends a new site when it first sees it, which for an
+        // interval's clear is after the timer event the clear was folded into.
+        let mut unresolved: Vec<(usize, u32)> = Vec::new();
         for value in batch.events {
-            let event = match serde_json::from_value::<PageEvent>(value) {
+            let mut event = match serde_json::from_value::<PageEvent>(value) {
                 Ok(event) => event,
                 Err(error) => {
                     self.losses.bad_events += 1;
@@ -414,11 +509,64 @@ impl AgentDecoder {
             if event.is_resync() && !take_resync {
                 continue;
             }
+            event.add_origin(batch.origin);
+            // Taken before `convert` consumes the event, but queued after its
+            // record: a clear in the same millisecond as the creation must
+            // still follow it.
+            let end = FoldedEnd::of(&event);
             if let Some(record) = self.convert(index, event) {
+                let due = folded.partition_point(|earlier| self.time(earlier.page_ms) <= record.t);
+                for end in folded.drain(..due) {
+                    self.push_folded(index, end, &mut records, &mut unresolved);
+                }
                 records.push(record);
+            }
+            if let Some(end) = end {
+                let at = folded.partition_point(|earlier| earlier.page_ms <= end.page_ms);
+                folded.insert(at, end);
+            }
+        }
+        for end in folded {
+            self.push_folded(index, end, &mut records, &mut unresolved);
+        }
+        for (at, page_site) in unresolved {
+            if let RecordBody::TimerCleared { site, .. } = &mut records[at].body {
+                *site = self.site_id(index, Some(page_site));
             }
         }
         Ok(records)
+    }
+
+    /// Pushes the record of a folded clear or firing, noting a clear whose
+    /// site is not known yet in `unresolved`.
+    fn push_folded(
+        &self,
+        document: u32,
+        end: FoldedEnd,
+        records: &mut Vec<Record>,
+        unresolved: &mut Vec<(usize, u32)>,
+    ) {
+        let id = object_id(document, end.timer);
+        let body = if end.cleared {
+            let site = self.site_id(document, end.clear_site);
+            if let (None, Some(page_site)) = (site, end.clear_site) {
+                unresolved.push((records.len(), page_site));
+            }
+            RecordBody::TimerCleared {
+                id,
+                site,
+                page_ms: end.page_ms,
+            }
+        } else {
+            RecordBody::TimerFired {
+                id,
+                page_ms: end.page_ms,
+            }
+        };
+        records.push(Record {
+            t: self.time(end.page_ms),
+            body,
+        });
     }
 
     fn forget_old_documents(&mut self) {

@@ -354,3 +354,128 @@ fn network_events_map() {
     );
     assert_eq!(network_record(&TypedEvent::ExecutionContextsCleared), None);
 }
+
+#[test]
+fn folded_clear_follows_creation_in_same_millisecond() {
+    let mut decoder = AgentDecoder::new(STARTED_AT_MS);
+    let mut first_site = site(1, 12);
+    first_site["t"] = json!(0.0);
+    let mut cleared = timer(7, 1, 1000.0);
+    cleared["cleared"] = json!(1000.0);
+    let payload = json!({
+        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "events": [first_site, cleared, timer(8, 1, 1000.0)],
+    })
+    .to_string();
+    let records = decoder.decode(&payload).unwrap();
+    let order: Vec<String> = records
+        .iter()
+        .skip(1)
+        .map(|record| match &record.body {
+            RecordBody::TimerCreated { id, .. } => format!("created {id}"),
+            RecordBody::TimerCleared { id, .. } => format!("cleared {id}"),
+            other => panic!("unexpected record {other:?}"),
+        })
+        .collect();
+    let (seven, eight) = (object_id(1, 7), object_id(1, 8));
+    assert_eq!(
+        order,
+        vec![
+            format!("created {seven}"),
+            format!("cleared {seven}"),
+            format!("created {eight}"),
+        ]
+    );
+}
+
+#[test]
+fn folded_clear_site_defined_later_in_batch() {
+    let mut decoder = AgentDecoder::new(STARTED_AT_MS);
+    let mut first_site = site(1, 12);
+    first_site["t"] = json!(0.0);
+    let mut cleared = timer(7, 1, 1000.0);
+    cleared["cleared"] = json!(2000.0);
+    cleared["clear_site"] = json!(2);
+    // The agent sends a site the first time it sees it: at the clear, after
+    // the timer event that the clear was folded into.
+    let mut clear_site = site(2, 30);
+    clear_site["t"] = json!(2000.0);
+    let payload = json!({
+        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "events": [first_site, cleared, timer(8, 1, 2000.0), clear_site],
+    })
+    .to_string();
+    let records = decoder.decode(&payload).unwrap();
+    let clear_site = records.iter().find_map(|record| match &record.body {
+        RecordBody::TimerCleared { site, .. } => Some(*site),
+        _ => None,
+    });
+    assert_eq!(clear_site, Some(Some(2)), "{records:?}");
+}
+
+#[test]
+fn origin_added_to_event_times() {
+    let mut decoder = AgentDecoder::new(STARTED_AT_MS);
+    let payload = json!({
+        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS - 1000.0, "dropped": 0,
+        "events": [injected(1500.0), site(1, 12), timer(7, 1, 3000.0)],
+    })
+    .to_string();
+    let records = decoder.decode(&payload).unwrap();
+    assert_eq!(records[0].t, 0.5);
+    let RecordBody::TimerCreated { page_ms, .. } = &records[2].body else {
+        panic!("expected a timer, got {:?}", records[2].body)
+    };
+    assert_eq!(*page_ms, STARTED_AT_MS + 2000.0);
+    assert_eq!(records[2].t, 2.0);
+}
+
+#[test]
+fn folded_clear_and_firing_become_records() {
+    let mut decoder = AgentDecoder::new(STARTED_AT_MS);
+    let mut cleared = timer(7, 1, 1000.0);
+    cleared["cleared"] = json!(4000.0);
+    cleared["clear_site"] = json!(1);
+    let mut first_site = site(1, 12);
+    first_site["t"] = json!(0.0);
+    let mut fired = timer(8, 1, 2000.0);
+    fired["kind"] = json!("timeout");
+    fired["fired"] = json!(2500.0);
+    let payload = json!({
+        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "events": [first_site, cleared, fired, injected(3000.0)],
+    })
+    .to_string();
+    let records = decoder.decode(&payload).unwrap();
+    let kinds: Vec<(&str, f64)> = records
+        .iter()
+        .map(|record| {
+            let kind = match &record.body {
+                RecordBody::Site(_) => "site",
+                RecordBody::TimerCreated { .. } => "created",
+                RecordBody::TimerCleared { .. } => "cleared",
+                RecordBody::TimerFired { .. } => "fired",
+                RecordBody::AgentInjected { .. } => "injected",
+                other => panic!("unexpected record {other:?}"),
+            };
+            (kind, record.t)
+        })
+        .collect();
+    // Each folded end sits before the first later record, so times never go back.
+    assert_eq!(
+        kinds,
+        vec![
+            ("site", 0.0),
+            ("created", 1.0),
+            ("created", 2.0),
+            ("fired", 2.5),
+            ("injected", 3.0),
+            ("cleared", 4.0),
+        ]
+    );
+    let RecordBody::TimerCleared { id, site, .. } = &records[5].body else {
+        panic!("expected a clear, got {:?}", records[5].body)
+    };
+    assert_eq!(*id, object_id(1, 7));
+    assert_eq!(*site, Some(1));
+}

@@ -296,7 +296,8 @@ impl Lifecycle {
 
     /// Returns the time between polls the stall check expects: the measured cadence,
     /// else the endpoint's configured interval, else the delay of the timer
-    /// that sent the first request.
+    /// that sent the first request, else the poll type's expected interval
+    /// (for a first request sent by no timer, which is never followed).
     fn expected_interval_s(&self) -> Option<f64> {
         self.cadence_s()
             .filter(|cadence| *cadence > 0.0)
@@ -305,6 +306,10 @@ impl Lifecycle {
                 .first_timer_delay_ms
                 .filter(|delay| *delay > 0.0)
                 .map(|delay| delay / 1000.0))
+            .or(self
+                .limits
+                .expected_interval_s()
+                .filter(|interval| *interval > 0.0))
     }
 
     fn is_final(&self) -> bool {
@@ -762,11 +767,9 @@ impl PollTracker {
             } else {
                 lifecycle.operation == signal.operation
             };
-            if matches
-                && lifecycle.confirmed
-                && lifecycle.owner_gone.is_none()
-                && !lifecycle.is_final()
-            {
+            // A lifecycle with a final answer still counts: if it goes on
+            // polling after its view left, it is orphaned all the same.
+            if matches && lifecycle.confirmed && lifecycle.owner_gone.is_none() {
                 lifecycle.owner_gone = Some(OwnerGone {
                     t,
                     reason: "the page reported unmount".to_owned(),
@@ -797,9 +800,9 @@ impl PollTracker {
                 }
                 let mut touched = Vec::new();
                 for lifecycle in self.active.values_mut() {
+                    // Final lifecycles included, as for the unmount signal.
                     if !route_contains(&lifecycle.route, new_route)
                         && lifecycle.owner_gone.is_none()
-                        && !lifecycle.is_final()
                     {
                         let reason = format!("navigated from {old_route} to {new_route}");
                         lifecycle.owner_gone = Some(OwnerGone { t, reason });

@@ -406,6 +406,47 @@ fn single_request_stalls_after_ten_intervals() {
     );
 }
 
+/// One request sent by no timer (straight from a mount effect), with a "not
+/// done" response, never followed.
+fn untimed_single_request() -> Vec<Record> {
+    let mut script = Script::default();
+    script.request(1.0, "c1", &status_url("dup-1"), None);
+    script.response(1.05, "c1", &[("done", "false")]);
+    script.sorted()
+}
+
+#[test]
+fn untimed_request_stalls_on_type_interval() {
+    let mut config = Config::default();
+    config.poll_types.get_mut("video").unwrap().interval_s = Some(1.0);
+    let (mut engine, _) = run(config, "/dup.html", &untimed_single_request());
+    engine.advance(11.0);
+    let poll = only_poll(&engine, "dup-1");
+    assert_eq!(poll.expected_interval_s, Some(1.0));
+    assert!(
+        !poll.flags.contains(&PollFlag::Stalled),
+        "9.95 s of silence is under 10 intervals"
+    );
+    let fired = engine.advance(11.1);
+    let poll = only_poll(&engine, "dup-1");
+    assert!(poll.flags.contains(&PollFlag::Stalled), "{:?}", poll.flags);
+    assert_eq!(poll.attempts, 1);
+    assert!(alert(&fired, ids::POLL_STALLED).is_some());
+}
+
+#[test]
+fn untimed_request_stalls_on_type_limits() {
+    // Video: 60 attempts in 600 s, so one poll every 10 s is expected.
+    let (mut engine, _) = run(Config::default(), "/dup.html", &untimed_single_request());
+    engine.advance(100.0);
+    let poll = only_poll(&engine, "dup-1");
+    assert_eq!(poll.expected_interval_s, Some(10.0));
+    assert!(!poll.flags.contains(&PollFlag::Stalled), "{:?}", poll.flags);
+    engine.advance(101.1);
+    let poll = only_poll(&engine, "dup-1");
+    assert!(poll.flags.contains(&PollFlag::Stalled), "{:?}", poll.flags);
+}
+
 #[test]
 fn configured_interval_drives_stall() {
     let mut config = Config::default();
@@ -622,6 +663,47 @@ fn interval_after_route_change_is_orphaned() {
         orphaned.message
     );
     assert_eq!(engine.summary().live_timers, 1);
+}
+
+#[test]
+fn polling_past_done_after_route_change_is_orphaned() {
+    // The job answers done on the third attempt, but nothing checks it, and
+    // the chain goes on after the view's route is left.
+    let url = status_url("done-1");
+    let mut script = Script::default();
+    for attempt in 1..=8u32 {
+        let t = f64::from(attempt);
+        let id = format!("d{attempt}");
+        let done = if attempt >= 3 { "true" } else { "false" };
+        script.request(t, &id, &url, None);
+        script.response(t + 0.05, &id, &[("done", done)]);
+    }
+    script.navigate(5.5, "/home", NavigationKind::SameDocument);
+    let (engine, fired) = run(Config::default(), "/render", &script.sorted());
+    let poll = only_poll(&engine, "done-1");
+    assert_eq!(poll.state, PollState::Complete);
+    assert!(poll.flags.contains(&PollFlag::Orphaned), "{:?}", poll.flags);
+    assert_eq!(poll.requests_after_owner_gone, 3);
+    assert!(alert(&fired, ids::POLL_ORPHANED).is_some());
+}
+
+#[test]
+fn done_poll_that_stops_is_not_orphaned() {
+    let url = status_url("done-2");
+    let mut script = Script::default();
+    for attempt in 1..=3u32 {
+        let t = f64::from(attempt);
+        let id = format!("d{attempt}");
+        let done = if attempt == 3 { "true" } else { "false" };
+        script.request(t, &id, &url, None);
+        script.response(t + 0.05, &id, &[("done", done)]);
+    }
+    script.navigate(5.5, "/home", NavigationKind::SameDocument);
+    let (engine, fired) = run(Config::default(), "/render", &script.sorted());
+    let poll = only_poll(&engine, "done-2");
+    assert_eq!(poll.state, PollState::Complete);
+    assert!(poll.flags.is_empty(), "{:?}", poll.flags);
+    assert!(alert(&fired, ids::POLL_ORPHANED).is_none());
 }
 
 #[test]
@@ -965,17 +1047,31 @@ fn interval_poll(interval_s: f64, attempts: u32) -> Vec<Record> {
 
 #[test]
 fn frequency_boundary() {
-    let (_, fired) = run(Config::default(), "/", &interval_poll(1.0, 5));
+    let (_, fired) = run(Config::default(), "/", &interval_poll(1.0, 12));
     assert!(
         alert(&fired, ids::POLL_FREQUENCY).is_none(),
         "once per second is not over 1/s"
     );
-    let (_, fired) = run(Config::default(), "/", &interval_poll(0.99, 5));
+    let (_, fired) = run(Config::default(), "/", &interval_poll(0.99, 12));
     assert!(
         alert(&fired, ids::POLL_FREQUENCY).is_none(),
         "timer jitter around 1 s is not over 1/s"
     );
-    let (_, fired) = run(Config::default(), "/", &interval_poll(0.9, 5));
+    let (_, fired) = run(Config::default(), "/", &interval_poll(0.9, 12));
+    assert_eq!(
+        alert(&fired, ids::POLL_FREQUENCY).map(|a| a.level),
+        Some(AlertLevel::Warning)
+    );
+}
+
+#[test]
+fn frequency_needs_min_attempts() {
+    let (_, fired) = run(Config::default(), "/", &interval_poll(0.3, 9));
+    assert!(
+        alert(&fired, ids::POLL_FREQUENCY).is_none(),
+        "9 quick attempts are under the 10 the rule needs"
+    );
+    let (_, fired) = run(Config::default(), "/", &interval_poll(0.3, 10));
     assert_eq!(
         alert(&fired, ids::POLL_FREQUENCY).map(|a| a.level),
         Some(AlertLevel::Warning)
