@@ -80,6 +80,32 @@ pub fn builder<R: Runtime>(
         })
 }
 
+/// Exits the app cleanly on SIGTERM or SIGINT, as closing the window does, so
+/// the session ends and the browsers the app launched are stopped rather
+/// than left running without it.
+fn exit_on_signals<R: Runtime>(handle: tauri::AppHandle<R>) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut terminate), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!(
+                "failed to listen for SIGTERM and SIGINT; a signal ends the app without cleanup"
+            );
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received, exiting"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received, exiting"),
+        }
+        handle.exit(0);
+    });
+    #[cfg(not(unix))]
+    let _ = handle;
+}
+
 /// Starts the desktop app: reads the command line and the data directory,
 /// opens the window, and ends the session and the browsers it started on exit.
 pub fn run() {
@@ -122,6 +148,8 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // Here rather than in `builder`, so the mock-runtime tests keep Ctrl-C.
+    exit_on_signals(tauri_app.handle().clone());
     tauri_app.run(move |_handle, event| {
         if let tauri::RunEvent::Exit = event {
             tauri::async_runtime::block_on(shutdown.shutdown());

@@ -44,7 +44,7 @@ fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Waits until `dir` holds a file ending with `suffix`, and returns it.
+/// Waits until `dir` contains a file ending with `suffix`, and returns it.
 async fn wait_file(dir: &Path, suffix: &str, deadline: Duration) -> PathBuf {
     let start = Instant::now();
     loop {
@@ -69,7 +69,7 @@ fn zip_entries(path: &Path) -> Vec<String> {
     archive.file_names().map(str::to_owned).collect()
 }
 
-/// Waits until the live state chip says `attached`.
+/// Waits until the live state chip shows `attached`.
 async fn wait_attached(app: &App) {
     app.find_within("live-state", ATTACH_DEADLINE).await;
     app.wait_value(

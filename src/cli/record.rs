@@ -42,8 +42,9 @@ pub struct RecordingArgs {
     // rather than clap's "unexpected argument".
     #[arg(long, value_parser = parse_interval, default_value = "1s", allow_hyphen_values = true)]
     pub interval: Duration,
-    /// Stop after this long, e.g. `30s`, `2m`; without it, record until Ctrl-C or the tab ends.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Stop after this long, e.g. `30s`, `2m`. Without it, `record` runs until
+    /// Ctrl-C or the tab ends, and `demo` stops after 60 s.
+    #[arg(long, value_parser = parse_recording_duration)]
     pub duration: Option<Duration>,
     /// Directory for the recording file.
     #[arg(long, default_value = "leakscope-recordings")]
@@ -230,11 +231,26 @@ pub fn status_line(status: &RecorderStatus) -> String {
 /// Parses `--interval`, naming the rejected value and the accepted form
 /// (clap's own message for a failed parse gives neither).
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|error| {
+    let interval = humantime::parse_duration(text.trim()).map_err(|error| {
         format!(
             "invalid sampling interval {text:?} ({error}): give a positive duration of 100ms or more, such as 500ms, 1s or 2s"
         )
-    })
+    })?;
+    // Checked here too, so a short interval is a usage error (exit 2) like a malformed one.
+    leakscope_core::sampler::check_interval(interval).map_err(|error| error.to_string())
+}
+
+/// Parses `--duration`, rejecting zero, which would record nothing.
+fn parse_recording_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| {
+        format!("invalid duration {text:?} ({error}); give a duration such as 30s or 2m")
+    })?;
+    if duration.is_zero() {
+        return Err(format!(
+            "duration {text:?} records nothing; give a positive duration such as 30s or 2m"
+        ));
+    }
+    Ok(duration)
 }
 
 fn mebibytes(bytes: u64) -> String {

@@ -265,7 +265,13 @@ pub fn human_report(report: &ReproReport) -> String {
             values.join(" → ")
         );
     }
-    out += "\nleak candidates (new since the baseline, a multiple of the iteration count):\n";
+    if report.verdict == ReproVerdict::NoLeak {
+        // Without a growing measure, a count that happens to be a multiple of
+        // the iterations is usually the browser's own bookkeeping.
+        out += "\nleak candidates (new since the baseline, a multiple of the iteration count; no measure grows, so these are likely browser bookkeeping):\n";
+    } else {
+        out += "\nleak candidates (new since the baseline, a multiple of the iteration count):\n";
+    }
     if report.candidates.is_empty() {
         out += "  none\n";
     }

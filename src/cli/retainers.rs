@@ -20,8 +20,9 @@ pub struct Args {
     /// Show paths to objects of this class (as `leakscope analyze` names it).
     #[arg(long)]
     pub class: Option<String>,
-    /// Show the path to the object with this node id (`@1234` in other output).
-    #[arg(long)]
+    /// Show the path to the object with this node id, written `1234` or as
+    /// other output prints it, `@1234`.
+    #[arg(long, value_parser = parse_node_id)]
     pub node: Option<u64>,
     /// With `--class`, how many objects to show paths for (nearest first).
     #[arg(long, default_value_t = 5)]
@@ -111,4 +112,12 @@ fn print_path(number: usize, path: &RetainerPath) {
         );
     }
     println!();
+}
+
+/// Parses a node id, with or without the `@` that output puts before it.
+fn parse_node_id(text: &str) -> Result<u64, String> {
+    let digits = text.trim().strip_prefix('@').unwrap_or(text.trim());
+    digits
+        .parse::<u64>()
+        .map_err(|_| format!("invalid node id {text:?}; give a number such as 1234 or @1234"))
 }

@@ -394,7 +394,7 @@ export interface ReproPollGrowth {
 
 /** The repro report, the same JSON as `leakscope repro --json`. */
 export interface ReproReport {
-  /** "leak", "no_leak" or "inconclusive". */
+  /** "leak", "no-leak" or "inconclusive". */
   verdict: string;
   /** False when the run ended early; the fields then hold what was measured. */
   complete?: boolean;

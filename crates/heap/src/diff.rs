@@ -3,6 +3,9 @@
 //! of the new objects. Objects are matched by node id, which V8 keeps stable
 //! for the life of a heap profiler session; a snapshot from another session
 //! or a reloaded page shares few ids and shows as mostly added and removed.
+//! V8 may also give a new object an id that an object of the first snapshot
+//! had. So an id whose class changed counts as removed and added. The count
+//! and size changes come from each class's totals, not from ids.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,9 +29,11 @@ pub struct ClassDiff {
     pub added_size: u64,
     /// Bytes (self size) of the removed objects.
     pub removed_size: u64,
-    /// `added - removed`.
+    /// Objects of the class in the second snapshot minus those in the first
+    /// (`added - removed` when ids are stable).
     pub count_delta: i64,
-    /// `added_size - removed_size`, in bytes.
+    /// The class's total self size in the second snapshot minus the first,
+    /// in bytes.
     pub size_delta: i64,
     /// Ids of the added objects, in the second snapshot's order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +112,12 @@ pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> SnapshotDiff {
         let kb = keys_b.get(j).map(|k| k >> 32);
         match (ka, kb) {
             (Some(x), Some(y)) if x == y => {
+                let (a, b) = (keys_a[i] as u32, keys_b[j] as u32);
+                if row_a[class_a[a as usize] as usize] != row_b[class_b[b as usize] as usize] {
+                    // A reused id: the first object is gone, this one is new.
+                    removed(before, &class_a, &row_a, &mut rows, a);
+                    added_ordinals.push(b);
+                }
                 i += 1;
                 j += 1;
             }
@@ -132,14 +143,27 @@ pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> SnapshotDiff {
         row.new_ids.push(after.node_id(v));
     }
 
+    // Totals per row: (count, self size) before and after.
+    let mut totals = vec![[0i64; 4]; rows.len()];
+    for v in 0..before.node_count() {
+        let total = &mut totals[row_a[class_a[v] as usize]];
+        total[0] += 1;
+        total[1] += i64::from(before.self_size[v]);
+    }
+    for v in 0..after.node_count() {
+        let total = &mut totals[row_b[class_b[v] as usize]];
+        total[2] += 1;
+        total[3] += i64::from(after.self_size[v]);
+    }
     let mut classes: Vec<ClassDiff> = rows
         .into_iter()
-        .filter(|r| r.added > 0 || r.removed > 0)
-        .map(|mut r| {
-            r.count_delta = r.added as i64 - r.removed as i64;
-            r.size_delta = r.added_size as i64 - r.removed_size as i64;
+        .zip(totals)
+        .map(|(mut r, [count_a, size_a, count_b, size_b])| {
+            r.count_delta = count_b - count_a;
+            r.size_delta = size_b - size_a;
             r
         })
+        .filter(|r| r.added > 0 || r.removed > 0 || r.count_delta != 0 || r.size_delta != 0)
         .collect();
     classes.sort_by(|a, b| {
         b.size_delta

@@ -92,10 +92,13 @@ pub fn summarize(s: &HeapSnapshot, options: SummaryOptions) -> Result<Summary> {
     if !(options.retained && s.options.keep_edges) {
         return Ok(summarize_with(s, None));
     }
-    // The dominator tree takes most of the time and the per-class counts do
-    // not need it, so the two run on both cores.
-    let (doms, tally) = rayon::join(|| dominators(s), || Tally::new(s));
-    Ok(tally.finish(s, Some(&doms?)))
+    // The per-class counts run after the dominator tree, not beside it. The
+    // class of every node (4 bytes each), alive during the tree's build, took
+    // the peak memory of a 400 MB snapshot past 400 MB. The tree already uses
+    // both cores inside.
+    let doms = dominators(s)?;
+    let tally = Tally::new(s);
+    Ok(tally.finish(s, Some(&doms)))
 }
 
 /// Summarises a snapshot with dominators computed elsewhere.

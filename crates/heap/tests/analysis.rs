@@ -348,3 +348,36 @@ fn summary_without_edges_has_no_retained_sizes() {
     assert!(summary.classes.iter().all(|c| c.retained_size == 0));
     assert!(dominators(&s).is_err());
 }
+
+/// Two snapshots from separate profiler sessions: V8 gave the new `Leak`
+/// object the id a `Foo` had, and a `Leak` array grew in place.
+#[test]
+fn diff_survives_reused_ids() {
+    let before = parse(&build(
+        &[
+            N(SYNTHETIC, "", 1, 0, 0),
+            N(OBJECT, "Foo", 3, 16, 0),
+            N(OBJECT, "Leak", 5, 100, 0),
+        ],
+        &[E(0, ELEMENT, "1", 1), E(0, ELEMENT, "2", 2)],
+    ));
+    let after = parse(&build(
+        &[
+            N(SYNTHETIC, "", 1, 0, 0),
+            N(OBJECT, "Leak", 3, 100, 0),
+            N(OBJECT, "Leak", 5, 300, 0),
+        ],
+        &[E(0, ELEMENT, "1", 1), E(0, ELEMENT, "2", 2)],
+    ));
+    let d = diff(&before, &after);
+    let leak = d.classes.iter().find(|c| c.name == "Leak").expect("Leak");
+    assert_eq!((leak.added, leak.removed), (1, 0), "id 3 changed class");
+    assert_eq!(leak.new_ids, [3]);
+    assert_eq!(leak.count_delta, 1);
+    assert_eq!(
+        leak.size_delta, 300,
+        "from the totals: 400 after, 100 before"
+    );
+    let foo = d.classes.iter().find(|c| c.name == "Foo").expect("Foo");
+    assert_eq!((foo.removed, foo.count_delta, foo.size_delta), (1, -1, -16));
+}

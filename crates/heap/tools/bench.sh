@@ -25,6 +25,8 @@ if [ -f "$dir/s100a.heapsnapshot" ] && [ -f "$dir/s100b.heapsnapshot" ]; then
 fi
 if [ -n "$memlab" ]; then
   script=$(mktemp --suffix=.js -p "$memlab")
+  # memlab prints its progress lines with an erase-line escape (ESC [K) at the
+  # start, which the sed below strips so grep can match the result line.
   cat > "$script" <<'JS'
 const {getFullHeapFromFile} = require('@memlab/heap-analysis');
 (async () => {
@@ -36,7 +38,7 @@ JS
   for name in s10 s100a s400; do
     f="$dir/$name.heapsnapshot"
     [ -f "$f" ] || continue
-    (cd "$memlab" && /usr/bin/time -f "$fmt" node --expose-gc --max-old-space-size=8192 "$script" "$f" 2>&1 | grep -E "^memlab|elapsed")
+    (cd "$memlab" && /usr/bin/time -f "$fmt" node --expose-gc --max-old-space-size=8192 "$script" "$f" 2>&1 | sed 's/\x1b\[K//g' | grep -E "^memlab|elapsed")
   done
   rm -f "$script"
 fi

@@ -573,9 +573,26 @@ impl LiveState {
         if recent && current > 0 {
             self.retire_below(current);
         } else {
-            self.retire_below(u32::MAX);
+            // Every document seen so far is gone; the next one is new.
+            let next = self.newest_document().map_or(0, |newest| newest + 1);
+            self.retire_below(next);
             self.agent.late = false;
         }
+    }
+
+    /// Returns the highest document index seen in an injection or a live object.
+    fn newest_document(&self) -> Option<u32> {
+        let timers = self.timers.keys().map(|id| document_of(*id));
+        let controllers = self.controllers.keys().map(|id| document_of(*id));
+        let requests = self
+            .requests
+            .keys()
+            .filter_map(|id| document_of_request(id));
+        timers
+            .chain(controllers)
+            .chain(requests)
+            .chain(self.agent.document)
+            .max()
     }
 
     fn retire_below(&mut self, document: u32) {
@@ -853,6 +870,32 @@ mod tests {
     }
 
     const STATUS: &str = "http://127.0.0.1:8080/api/video/status?operationName=op-1";
+
+    /// A navigation before any injection (the tab was still loading at
+    /// attach, or its first load failed) must not retire the documents that
+    /// come after it.
+    #[test]
+    fn navigation_before_injection_keeps_later_documents() {
+        let navigation = |t: f64| {
+            at(
+                t,
+                RecordBody::Navigation {
+                    url: "http://127.0.0.1/".into(),
+                    navigation: NavigationKind::Full,
+                },
+            )
+        };
+        let state = state(&[
+            navigation(0.1),
+            injected(0.1, 1),
+            navigation(3.0),
+            injected(3.1, 2),
+            timer(3.2, 2, 1, TimerKind::Interval, 1),
+            timer(3.2, 2, 2, TimerKind::Timeout, 2),
+        ]);
+        assert_eq!(state.counts().timers_live, 2);
+        assert_eq!(state.counts().intervals_live, 1);
+    }
 
     #[test]
     fn timers_counted_by_kind() {

@@ -30,6 +30,8 @@ pub enum RecordingError {
     },
     #[error("recording {path} is empty: it has no header line")]
     Empty { path: PathBuf },
+    #[error("{path} is not a Leakscope recording: its first line is not a valid header ({message}); open a .jsonl file that leakscope record wrote, or a bundle")]
+    BadHeader { path: PathBuf, message: String },
     #[error("recording {path} line {line} is damaged: {message}; the lines before it are readable, so cut the file there or re-record")]
     Damaged {
         path: PathBuf,
@@ -177,10 +179,9 @@ impl RecordingReader {
             })?,
         };
         let header: Header =
-            serde_json::from_str(&first).map_err(|error| RecordingError::Damaged {
+            serde_json::from_str(&first).map_err(|error| RecordingError::BadHeader {
                 path: path.to_owned(),
-                line: 1,
-                message: format!("invalid header: {error}"),
+                message: error.to_string(),
             })?;
         if header.format_version > FORMAT_VERSION {
             return Err(RecordingError::UnsupportedVersion {
@@ -355,6 +356,19 @@ mod tests {
         let error = RecordingReader::read_all(&path).unwrap_err();
         assert!(
             matches!(error, RecordingError::Damaged { line: 3, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn foreign_file_says_it_is_not_a_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "this is not a recording\n").unwrap();
+        let error = RecordingReader::read_all(&path).unwrap_err();
+        assert!(matches!(error, RecordingError::BadHeader { .. }), "{error}");
+        assert!(
+            error.to_string().contains("is not a Leakscope recording"),
             "{error}"
         );
     }

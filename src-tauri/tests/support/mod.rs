@@ -60,8 +60,8 @@ pub static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const
 /// release build for the benchmarks.
 pub const APP_BINARY_ENV: &str = "LEAKSCOPE_APP_BINARY";
 
-/// The app binary: [`APP_BINARY_ENV`] when set, else the one Cargo built
-/// for these tests.
+/// Returns the app binary: [`APP_BINARY_ENV`] when set, else the one Cargo
+/// built for these tests.
 pub fn app_binary() -> PathBuf {
     std::env::var_os(APP_BINARY_ENV)
         .map(PathBuf::from)

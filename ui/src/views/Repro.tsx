@@ -262,6 +262,11 @@ function ReproResults({ report }: { report: ReproReport }) {
       )}
 
       <h3>Leak candidates</h3>
+      {report.verdict === "no-leak" && report.candidates.length > 0 && (
+        <p class="muted" data-testid="repro-candidates-noise">
+          No measure grows, so these classes are likely the browser's own bookkeeping rather than a leak.
+        </p>
+      )}
       {report.candidates.length === 0 ? (
         <p class="muted" data-testid="repro-no-candidates">
           No class gained objects in a multiple of the iteration count.
