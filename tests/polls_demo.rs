@@ -209,6 +209,39 @@ fn demo_leaky_default_run() {
     }
     assert_eq!(run.summary["verdict"]["verdict"], "leak", "{context}");
     assert_eq!(run.exit, EXIT_FAIL_ON, "--fail-on critical; {context}");
+
+    // The agent's counts in the JSON summary: the leaked poll timers are live
+    // and their creation site is listed.
+    let timers = &run.summary["timers"];
+    assert!(
+        timers["live"].as_u64().is_some_and(|live| live > 0),
+        "{timers}"
+    );
+    for key in ["intervals_live", "created", "cleared"] {
+        assert!(timers[key].is_u64(), "timers.{key} missing: {timers}");
+    }
+    assert!(
+        timers["top_sites"]
+            .as_array()
+            .is_some_and(|sites| sites.iter().any(|site| site["site"]
+                .as_str()
+                .is_some_and(|text| text.contains("editor.js")))),
+        "{timers}"
+    );
+    let requests = &run.summary["requests"];
+    for key in ["in_flight", "completed", "aborted", "failed"] {
+        assert!(requests[key].is_u64(), "requests.{key} missing: {requests}");
+    }
+    assert!(
+        requests["completed"].as_u64().is_some_and(|n| n > 0),
+        "{requests}"
+    );
+    let controllers = &run.summary["abort_controllers"];
+    assert!(
+        controllers["live"].is_u64() && controllers["aborted"].is_u64(),
+        "{controllers}"
+    );
+    assert_eq!(run.summary["agent"]["late"], false, "{context}");
 }
 
 #[test]

@@ -253,6 +253,53 @@ fn parse_recording_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Prints the agent's counts at the end: timers with their top creation
+/// sites, requests with the endpoints still in flight, AbortControllers.
+fn print_agent_counts(summary: &RecordSummary) {
+    let (Some(timers), Some(requests), Some(controllers)) = (
+        summary.extra.get("timers"),
+        summary.extra.get("requests"),
+        summary.extra.get("abort_controllers"),
+    ) else {
+        return;
+    };
+    println!(
+        "timers:    {} live ({} intervals), {} created, {} cleared",
+        timers["live"], timers["intervals_live"], timers["created"], timers["cleared"]
+    );
+    for site in timers["top_sites"].as_array().into_iter().flatten() {
+        println!(
+            "           {} live {} of {} created at {}",
+            site["live"],
+            site["kind"].as_str().unwrap_or("timer"),
+            site["created"],
+            site["site"].as_str().unwrap_or("(unknown)")
+        );
+    }
+    println!(
+        "requests:  {} in flight, {} completed, {} aborted, {} failed",
+        requests["in_flight"], requests["completed"], requests["aborted"], requests["failed"]
+    );
+    for endpoint in requests["endpoints_in_flight"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let oldest = endpoint["oldest_in_flight_s"]
+            .as_f64()
+            .map_or_else(|| "-".to_owned(), |age| format!("{age:.1} s"));
+        println!(
+            "           {} in flight to {}, the oldest for {oldest}",
+            endpoint["in_flight"],
+            endpoint["endpoint"].as_str().unwrap_or("?")
+        );
+    }
+    println!(
+        "abort controllers: {} live, {} aborted",
+        controllers["live"], controllers["aborted"]
+    );
+}
+
 fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -297,6 +344,7 @@ pub fn print_summary(summary: &RecordSummary, json: bool) -> anyhow::Result<()> 
              it are not counted; reload the tab while recording to count from the start"
         );
     }
+    print_agent_counts(summary);
     super::analysis::print_human(summary);
     Ok(())
 }

@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
-use leakscope_model::live::LiveState;
+use leakscope_model::live::{LiveState, SiteKind};
 use leakscope_model::{Record, RecordBody, Sample};
 use serde_json::json;
 
 use super::{network_record, AgentDecoder, BINDING_NAME};
+
+/// Timer creation sites listed in the summary, the most live timers first.
+const TOP_SITES: usize = 5;
 use crate::events::{SessionEvent, TypedEvent};
 use crate::losses::LossCounter;
 use crate::recorder::RecordPlugin;
@@ -88,6 +91,63 @@ impl RecordPlugin for AgentPlugin {
                 "bad_events": losses.bad_events,
                 "dropped_in_page": losses.dropped_in_page,
                 "missing_batches": losses.missing_batches,
+            }),
+        );
+        let top_sites: Vec<serde_json::Value> = self
+            .live
+            .sites()
+            .into_iter()
+            .filter(|row| matches!(row.kind, SiteKind::Timeout | SiteKind::Interval))
+            .filter(|row| row.live > 0)
+            .take(TOP_SITES)
+            .map(|row| {
+                let site = row.site.and_then(|id| self.live.site(id));
+                json!({
+                    "site": site.map_or_else(|| "(unknown)".to_owned(), |site| site.label()),
+                    "kind": if row.kind == SiteKind::Interval { "interval" } else { "timeout" },
+                    "live": row.live,
+                    "created": row.created,
+                })
+            })
+            .collect();
+        summary.extra.insert(
+            "timers".to_owned(),
+            json!({
+                "live": counts.timers_live,
+                "intervals_live": counts.intervals_live,
+                "created": counts.timers_created,
+                "cleared": counts.timers_cleared,
+                "top_sites": top_sites,
+            }),
+        );
+        let endpoints: Vec<serde_json::Value> = self
+            .live
+            .endpoints(summary.duration_s)
+            .into_iter()
+            .filter(|row| row.in_flight > 0)
+            .map(|row| {
+                json!({
+                    "endpoint": format!("{} {}", row.endpoint.method, row.endpoint.path),
+                    "in_flight": row.in_flight,
+                    "oldest_in_flight_s": row.oldest_in_flight_s,
+                })
+            })
+            .collect();
+        summary.extra.insert(
+            "requests".to_owned(),
+            json!({
+                "in_flight": counts.requests_in_flight,
+                "completed": counts.requests_completed,
+                "aborted": counts.requests_aborted,
+                "failed": counts.requests_failed,
+                "endpoints_in_flight": endpoints,
+            }),
+        );
+        summary.extra.insert(
+            "abort_controllers".to_owned(),
+            json!({
+                "live": counts.controllers_live,
+                "aborted": counts.controllers_aborted,
             }),
         );
     }
