@@ -1258,14 +1258,20 @@ mod tests {
         assert_eq!(url, "http://127.0.0.1:1/?variant=leaky&interval=200");
     }
 
-    #[tokio::test]
-    async fn commands_without_session_reject_no_session() {
+    /// Creates a controller over a fresh data folder, with no session.
+    fn idle_app() -> (tempfile::TempDir, App) {
         let temp = tempfile::tempdir().unwrap();
         let app = App::new(
             DataDir::at(temp.path().to_owned()),
             Arc::new(crate::pump::NullSink),
         )
         .unwrap();
+        (temp, app)
+    }
+
+    #[tokio::test]
+    async fn commands_without_session_reject_no_session() {
+        let (_temp, app) = idle_app();
         assert_eq!(
             app.live_view().await.unwrap_err().code,
             ErrorCode::NoSession
@@ -1288,12 +1294,7 @@ mod tests {
 
     #[tokio::test]
     async fn marker_label_is_checked_first() {
-        let temp = tempfile::tempdir().unwrap();
-        let app = App::new(
-            DataDir::at(temp.path().to_owned()),
-            Arc::new(crate::pump::NullSink),
-        )
-        .unwrap();
+        let (_temp, app) = idle_app();
         assert_eq!(
             app.add_marker("  ").await.unwrap_err().code,
             ErrorCode::BadInput
@@ -1307,12 +1308,7 @@ mod tests {
 
     #[tokio::test]
     async fn second_long_action_is_busy() {
-        let temp = tempfile::tempdir().unwrap();
-        let app = App::new(
-            DataDir::at(temp.path().to_owned()),
-            Arc::new(crate::pump::NullSink),
-        )
-        .unwrap();
+        let (_temp, app) = idle_app();
         let first = app.take_slot(slot::EXPORT).unwrap();
         assert_eq!(
             app.take_slot(slot::EXPORT).err().unwrap().code,

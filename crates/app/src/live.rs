@@ -253,7 +253,8 @@ impl LiveSession {
         )));
         recorder.add_plugin(Box::new(Shared(analysis.clone())));
         // The repro probe reads the agent's records, so it goes after the
-        // agent plugin; it costs nothing until a repro run asks it.
+        // agent plugin. It updates its own live state and poll engine with
+        // every record, a second copy of the analysis, for a repro run to read.
         let probe = agent.as_ref().map(|_| {
             let (plugin, handle) = ReproProbe::new(Config::default(), recorder.target());
             recorder.add_plugin(Box::new(plugin));
@@ -325,7 +326,7 @@ impl LiveSession {
         &self.state.handle
     }
 
-    /// The repro probe; `None` when the agent could not be installed.
+    /// Returns the repro probe, or `None` when the agent could not be installed.
     pub fn probe(&self) -> Option<&ProbeHandle> {
         self.state.probe.as_ref()
     }

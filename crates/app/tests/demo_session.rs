@@ -281,9 +281,9 @@ impl Collect {
     }
 }
 
-/// The Repro panel's run on the leaky demo: the demo's own cycles are off
-/// and its jobs never finish, so only the run's action starts polls and
-/// only its undo could end them; in the leaky variant none ends.
+/// The Repro panel's run on the leaky demo. The demo's own cycles are off and
+/// its jobs never finish, so only the run's action starts polls and only its
+/// undo could end them. In the leaky variant none ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repro_run_on_the_leaky_demo() {
     let (data, sink, app) = headless_app();

@@ -289,7 +289,7 @@ impl App {
     /// Text of the element with `data-testid` = `id`.
     pub async fn text(&self, id: &str) -> String {
         // WebKitWebDriver's element text came back empty for some visible
-        // elements (one-line headers), so the text is read as the page sees it.
+        // elements (one-line headers), so the text is read with `innerText`.
         self.find(id).await;
         let value = self
             .execute(
