@@ -5,12 +5,13 @@
 #[path = "agent_watch.rs"]
 mod agent_watch;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use agent_watch::{line_of, Watched, DEADLINE};
 use leakscope_demo::{Flow, FlowSelection, JobOutcome, OperationBehaviour, Scenario, Variant};
 use leakscope_model::live::SiteKind;
-use leakscope_model::RecordBody;
+use leakscope_model::{RecordBody, RequestOutcome};
 use serde_json::json;
 
 fn hang() -> OperationBehaviour {
@@ -487,5 +488,66 @@ async fn demo_fixed_returns_to_zero() {
     assert_eq!(
         started_later, started_end,
         "no request after the panels closed"
+    );
+}
+
+/// A response the page reads with `text()` ends with its fields. One the page
+/// never reads ends without fields, stamped with its arrival time.
+#[tokio::test]
+async fn fields_from_page_body_read() {
+    let watched = Watched::start().await;
+    watched.script(
+        "body-text",
+        answer(json!({ "status": "rendering", "done": false, "progress": 40 })),
+    );
+    watched.script("body-unread", answer(json!({ "status": "queued" })));
+    open_counts(&watched).await;
+
+    let read = watched.eval("readAsText('body-text')").await;
+    assert!(read.as_u64().is_some_and(|length| length > 0), "{read}");
+    assert_eq!(watched.eval("leaveUnread('body-unread')").await, json!(200));
+
+    let ended = |operation: &str| {
+        let (started_ms, started) = watched.agent_requests(operation).pop()?;
+        watched.with(|seen| {
+            seen.records.iter().find_map(|record| match &record.body {
+                RecordBody::RequestEnded(ended) if ended.id == started.id => {
+                    Some((ended.clone(), ended.page_ms - started_ms))
+                }
+                _ => None,
+            })
+        })
+    };
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    let (text, unread) = loop {
+        if let (Some(text), Some(unread)) = (ended("body-text"), ended("body-unread")) {
+            break (text, unread);
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the two requests did not both end within {DEADLINE:?}"
+        );
+        // Only bounds how late the end is seen.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let (text, _) = text;
+    assert_eq!(text.outcome, RequestOutcome::Completed { status: 200 });
+    let expected: BTreeMap<String, String> = [
+        ("status", "rendering"),
+        ("done", "false"),
+        ("progress", "40"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect();
+    assert_eq!(text.response_fields, expected);
+
+    let (unread, duration_ms) = unread;
+    assert_eq!(unread.outcome, RequestOutcome::Completed { status: 200 });
+    assert!(unread.response_fields.is_empty(), "{unread:?}");
+    assert!(
+        duration_ms < 1000.0,
+        "the unread response's end is stamped {duration_ms} ms after its start, not when it arrived"
     );
 }

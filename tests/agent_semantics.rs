@@ -166,6 +166,12 @@ async fn wrapped_functions_look_native() {
         "send",
         "abort",
         "log",
+        "json",
+        "text",
+        "arrayBuffer",
+        "blob",
+        "formData",
+        "clone",
     ] {
         let expected = format!(
             "function {}() {{ [native code] }}",

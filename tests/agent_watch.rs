@@ -39,6 +39,9 @@ pub struct Seen {
     /// The analysis engine (poll lifecycles and their flags) fed the same records.
     pub engine: Engine,
     pub records: Vec<Record>,
+    /// Whether `records` grows; a benchmark that sends millions of events
+    /// turns it off and keeps only the live state and the engine.
+    pub keep_records: bool,
     /// Binding payloads that failed to decode.
     pub undecoded: Vec<String>,
     pub bad_events: u64,
@@ -225,6 +228,7 @@ impl Watched {
             live: LiveState::new(),
             engine: Engine::new(rules, &header),
             records: Vec::new(),
+            keep_records: true,
             undecoded: Vec::new(),
             bad_events: 0,
         }));
@@ -468,7 +472,9 @@ async fn collect(
         for record in records {
             seen.live.ingest(&record);
             seen.engine.ingest(&record);
-            seen.records.push(record);
+            if seen.keep_records {
+                seen.records.push(record);
+            }
         }
     }
 }

@@ -62,3 +62,13 @@ function hangingFetch() {
   fetch(statusUrl + 'counts-hang').catch(function () {});
   return 'started';
 }
+
+// Reads a JSON answer as text, as the demo editor does; resolves to the text's length.
+function readAsText(operation) {
+  return fetch(statusUrl + operation).then(function (r) { return r.text(); }).then(function (text) { return text.length; });
+}
+
+// Fetches a JSON answer and never reads its body; resolves to the status.
+function leaveUnread(operation) {
+  return fetch(statusUrl + operation).then(function (r) { return r.status; });
+}

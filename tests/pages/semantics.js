@@ -120,6 +120,8 @@
       fetch: fetch, open: XMLHttpRequest.prototype.open, send: XMLHttpRequest.prototype.send,
       abort: AbortController.prototype.abort, log: console.log, warn: console.warn,
       signalTimeout: AbortSignal.timeout, signalAny: AbortSignal.any, toString: Function.prototype.toString,
+      json: Response.prototype.json, text: Response.prototype.text, arrayBuffer: Response.prototype.arrayBuffer,
+      blob: Response.prototype.blob, formData: Response.prototype.formData, clone: Response.prototype.clone,
     };
     var out = {};
     Object.keys(names).forEach(function (key) { out[key] = describeFunction(names[key]); });
@@ -198,6 +200,26 @@
     out.fromRequest = fromRequest.status;
     await fromRequest.text();
     out.promiseType = Object.prototype.toString.call(fetch(jsonUrl).then(function (r) { return r.text(); }));
+    return out;
+  });
+
+  check('response bodies', async function () {
+    var out = {};
+    var badJson = 'data:application/json,{not json';
+    var response = await fetch(jsonUrl);
+    var copy = response.clone();
+    out.bodies = [await response.json(), await copy.text()];
+    out.bodyUsed = [response.bodyUsed, copy.bodyUsed];
+    try { await response.json(); out.readTwice = 'resolved'; } catch (e) { out.readTwice = errorShape(e); }
+    try { await (await fetch(badJson)).json(); out.invalidJson = 'resolved'; } catch (e) { out.invalidJson = errorShape(e); }
+    try { await Response.prototype.json.call({}); out.wrongThis = 'resolved'; } catch (e) { out.wrongThis = errorShape(e); }
+    out.bytes = (await (await fetch(jsonUrl)).arrayBuffer()).byteLength > 0;
+    var local = new Response('{"a":1}', { headers: { 'content-type': 'application/json' } });
+    out.local = await local.json();
+    unhandled.length = 0;
+    fetch(badJson).then(function (r) { return r.json(); });
+    await wait(300);
+    out.unhandled = unhandled.map(errorShape);
     return out;
   });
 

@@ -2,11 +2,11 @@
 //
 // Injected by the Leakscope session into every document of the inspected tab
 // (and loadable with a plain <script> tag in tests). It wraps setTimeout,
-// setInterval, clearTimeout, clearInterval, fetch, XMLHttpRequest,
-// AbortController, AbortSignal.timeout / AbortSignal.any and console.log /
-// info / warn / error. It keeps registries of the timers, requests and
-// controllers that are live. It reports batched events as a JSON string
-// through the CDP binding window.__leakscopeReport.
+// setInterval, clearTimeout, clearInterval, fetch, the body reads of Response
+// (json, text, ...), XMLHttpRequest, AbortController, AbortSignal.timeout /
+// AbortSignal.any and console.log / info / warn / error. It keeps registries
+// of the timers, requests and controllers that are live. It reports batched
+// events as a JSON string through the CDP binding window.__leakscopeReport.
 //
 // Contract with page code: every wrapped function returns what the original
 // returns (the same timer ids), throws what it throws, passes `this` and all
@@ -15,12 +15,13 @@
 // a request settles, a one-shot timer fires or is cleared, or a controller is
 // garbage collected.
 //
-// Wire format (one binding call): {"v":1,"doc":<document token>,"seq":<n>,
+// Wire format (one binding call): {"v":2,"doc":<document token>,"seq":<n>,
 // "origin":<the document's time origin, epoch milliseconds>,"dropped":<events
-// lost because the binding was missing>,"events":[...]}. Each event has "k"
-// (its kind) and "t" (whole milliseconds since "origin": integers serialise
-// faster than epoch fractions). A timer event whose clear or firing happened
-// before its batch left carries that as "cleared" / "clear_site" or "fired",
+// lost because the binding was missing>,"events":[...]}. An event is an
+// object with "k" (its kind) and "t" (whole milliseconds since "origin":
+// integers serialise faster than epoch fractions), or, for the frequent timer
+// events, a compact array of numbers (see "Timers" below). A timer event
+// whose clear or firing happened before its batch left carries that too,
 // instead of a second event. The Rust decoder in mod.rs is the other half of
 // this format.
 (function () {
@@ -75,7 +76,6 @@
   var nativeFetch = global.fetch;
   var NativeResponse = global.Response;
   var responseClone = NativeResponse ? NativeResponse.prototype.clone : null;
-  var responseText = NativeResponse ? NativeResponse.prototype.text : null;
   var scheduler = global.scheduler;
   var postTask = scheduler && typeof scheduler.postTask === 'function' ? scheduler.postTask : null;
 
@@ -138,6 +138,7 @@
   function flush() {
     flushPending = false;
     expireStringTimers();
+    expireUnreadBodies();
     if (queue.length === 0) return;
     var send = binding();
     if (send === null) {
@@ -148,7 +149,7 @@
       scheduleFlush();
       return;
     }
-    var batch = { v: 1, doc: docToken, seq: sequence++, origin: timeOrigin, dropped: dropped, events: queue };
+    var batch = { v: 2, doc: docToken, seq: sequence++, origin: timeOrigin, dropped: dropped, events: queue };
     queue = [];
     // The timer events just serialised can no longer take a clear or a firing.
     for (var i = 0; i < unsentTimers.length; i++) unsentTimers[i].event = null;
@@ -295,11 +296,14 @@
     return text.slice(0, query + 1) + parts.join('&') + text.slice(end);
   }
 
-  // Top-level string, number and boolean fields of a parsed JSON value, as strings.
-  function scalarFields(value) {
+  // Returns the top-level string, number and boolean fields of a parsed JSON
+  // value as strings, reading at most `maxKeys` keys when it is given.
+  function scalarFields(value, maxKeys) {
     var fields = null;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+    var seen = 0;
     for (var key in value) {
+      if (maxKeys !== undefined && ++seen > maxKeys) break;
       if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
       var field = value[key];
       var type = typeof field;
@@ -330,6 +334,17 @@
 
   var TIMEOUT = 'timeout';
   var INTERVAL = 'interval';
+  // Timer events, the most frequent ones, are arrays of numbers: as JSON they
+  // take about a third of the bytes of objects. 0 stands for no site or parent.
+  //   [COMPACT_TIMER, id, kind (0 timeout, 1 interval), delay, site, parent, t,
+  //    ended (0, ENDED_CLEARED or ENDED_FIRED), ended at, clear site]
+  //   [COMPACT_CLEAR, id, site, t]
+  //   [COMPACT_FIRED, id, t]
+  var COMPACT_TIMER = 0;
+  var COMPACT_CLEAR = 1;
+  var COMPACT_FIRED = 2;
+  var ENDED_CLEARED = 1;
+  var ENDED_FIRED = 2;
   // id -> entry {id, kind, delay, site, created (ms since timeOrigin), parent,
   // event}. `event` is the entry's creation event while it waits in the queue,
   // so that a clear or a firing before the next flush is written into it.
@@ -358,9 +373,10 @@
     if (entry.kind === TIMEOUT && timers.get(entry.id) === entry) {
       timers.delete(entry.id);
       if (entry.event !== null) {
-        entry.event.fired = pageNow();
+        entry.event[7] = ENDED_FIRED;
+        entry.event[8] = pageNow();
       } else {
-        emit({ k: 'fired', id: entry.id, t: pageNow() });
+        emit([COMPACT_FIRED, entry.id, pageNow()]);
       }
     }
     try {
@@ -404,15 +420,7 @@
       stringTimers.set(id, entry.created + entry.delay);
       scheduleFlush();
     }
-    var event = {
-      k: 'timer',
-      id: id,
-      kind: kind,
-      delay: entry.delay,
-      site: site,
-      parent: entry.parent || null,
-      t: entry.created,
-    };
+    var event = [COMPACT_TIMER, id, kind === TIMEOUT ? 0 : 1, entry.delay, site || 0, entry.parent, entry.created, 0, 0, 0];
     entry.event = event;
     unsentTimers.push(entry);
     emit(event);
@@ -434,7 +442,7 @@
       stringTimers.delete(id);
       if (timers.has(id)) {
         timers.delete(id);
-        emit({ k: 'fired', id: id, t: Math.round(due) });
+        emit([COMPACT_FIRED, id, Math.round(due)]);
       }
     });
   }
@@ -453,10 +461,11 @@
     // only the latter pays for a stack capture.
     var site = entry.kind === INTERVAL ? siteOf(wrapper) : null;
     if (entry.event !== null) {
-      entry.event.cleared = pageNow();
-      entry.event.clear_site = site;
+      entry.event[7] = ENDED_CLEARED;
+      entry.event[8] = pageNow();
+      entry.event[9] = site || 0;
     } else {
-      emit({ k: 'clear', id: id, site: site, t: pageNow() });
+      emit([COMPACT_CLEAR, id, site || 0, pageNow()]);
     }
     return result;
   }
@@ -656,75 +665,107 @@
     }
   }
 
-  // Reads a clone of a small JSON response for its top-level fields. The page's
-  // own body is untouched: clone() tees the stream and bodyUsed stays false.
-  // A body of known length is read with one native text() call: the
-  // chunk-by-chunk read below costs a loopback fetch several times more
-  // (docs/BENCHMARKS.md). A body of unknown length is read in chunks, so that
-  // reading stops at MAX_BODY_BYTES.
-  function readResponseFields(response, done) {
+  // A JSON fetch ends when the page's own json() or text() resolves, and its
+  // end event carries the fields of the result. The agent reads no body
+  // itself, because the page's read of a cloned (teed) body is much slower.
+  // response, or a clone the page made of it -> pending end {id, status, time,
+  // reading, sent}.
+  var unreadBodies = new NativeWeakMap();
+  // Pending ends not sent yet, oldest first.
+  var pendingEnds = [];
+  // Time after which a response whose body the page has not started to read
+  // ends without fields.
+  var READ_WAIT_MS = 1000;
+  // Maximum number of top-level keys of a parsed JSON body that the agent reads.
+  var MAX_FIELD_KEYS = 1000;
+
+  // Checks headers only, because reading `response.body` makes the page's own
+  // json() or text() go through a stream object, which is slower.
+  function wantsFields(response) {
     var headers = response.headers;
-    var type = headers.get('content-type');
     var length = headers.get('content-length');
-    if (!isJsonType(type) || (length !== null && +length > MAX_BODY_BYTES) || response.body === null) {
-      done(null);
-      return;
-    }
-    if (length !== null && responseText !== null) {
-      var copy;
-      try {
-        copy = reflectApply(responseClone, response, []);
-      } catch (error) {
-        done(null);
-        return;
+    return isJsonType(headers.get('content-type')) && (length === null || +length <= MAX_BODY_BYTES);
+  }
+
+  function finishBody(pending, fields) {
+    if (pending.sent) return;
+    pending.sent = true;
+    endRequest(pending.id, 'completed', pending.status, null, fields, pending.time);
+  }
+
+  // Ends the pending requests whose body the page left unread for READ_WAIT_MS.
+  function expireUnreadBodies() {
+    if (pendingEnds.length === 0) return;
+    var now = perfNow();
+    var stillPending = [];
+    for (var i = 0; i < pendingEnds.length; i++) {
+      var pending = pendingEnds[i];
+      if (pending.sent) continue;
+      if (!pending.reading && now - pending.time >= READ_WAIT_MS) {
+        finishBody(pending, null);
+        continue;
       }
-      reflectApply(promiseThen, reflectApply(responseText, copy, []), [
-        function (text) {
-          done(jsonFields(text));
-        },
-        function () {
-          done(null);
-        },
-      ]);
-      return;
+      stillPending.push(pending);
     }
-    var reader;
-    try {
-      reader = response.clone().body.getReader();
-    } catch (error) {
-      done(null);
-      return;
+    pendingEnds = stillPending;
+    if (stillPending.length > 0) scheduleFlush();
+  }
+
+  function parsedFields(value) {
+    return scalarFields(value, MAX_FIELD_KEYS);
+  }
+
+  // Wraps a body-reading method of Response. `fields` turns the read's result
+  // into fields. It is null for reads the agent does not parse (arrayBuffer,
+  // blob, formData, bytes), and those end the request at once.
+  function bodyRead(native, fields) {
+    var wrapper = {
+      read() {
+        var result = reflectApply(native, this, arguments);
+        var pending = unreadBodies.get(this);
+        if (pending === undefined || pending.sent) return result;
+        unreadBodies.delete(this);
+        if (fields === null) {
+          finishBody(pending, null);
+          return result;
+        }
+        pending.reading = true;
+        return reflectApply(promiseThen, result, [
+          function (value) {
+            finishBody(pending, fields(value));
+            return value;
+          },
+          function (error) {
+            finishBody(pending, null);
+            throw error;
+          },
+        ]);
+      },
+    }.read;
+    return wrapper;
+  }
+
+  if (NativeResponse) {
+    var responseProto = NativeResponse.prototype;
+    var bodyMethods = ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes'];
+    var bodyParsers = [parsedFields, jsonFields, null, null, null, null];
+    for (var m = 0; m < bodyMethods.length; m++) {
+      var nativeRead = getOwnPropertyDescriptor(responseProto, bodyMethods[m]);
+      if (nativeRead && typeof nativeRead.value === 'function') {
+        replace(responseProto, bodyMethods[m], bodyRead(nativeRead.value, bodyParsers[m]));
+      }
     }
-    var chunks = [];
-    var size = 0;
-    var read = function () {
-      reflectApply(promiseThen, reader.read(), [
-        function (step) {
-          if (step.done) {
-            var bytes = new Uint8Array(size);
-            var offset = 0;
-            for (var i = 0; i < chunks.length; i++) {
-              bytes.set(chunks[i], offset);
-              offset += chunks[i].length;
-            }
-            done(jsonFields(new TextDecoder().decode(bytes)));
-            return;
-          }
-          size += step.value.length;
-          if (size > MAX_BODY_BYTES) {
-            reader.cancel();
-            done(null);
-            return;
-          }
-          chunks.push(step.value);
-          read();
+    if (typeof responseClone === 'function') {
+      var cloneWrapper = {
+        clone() {
+          var copy = reflectApply(responseClone, this, arguments);
+          var pending = unreadBodies.get(this);
+          if (pending !== undefined) unreadBodies.set(copy, pending);
+          return copy;
         },
-        function () {
-          done(null);
-        },
-      ]);
-    };
-    read();
+      };
+      replace(responseProto, 'clone', cloneWrapper.clone);
+    }
   }
 
   function fetchDetails(input, init) {
@@ -765,9 +806,15 @@
         return reflectApply(promiseThen, promise, [
           function (response) {
             var time = pageNow();
-            readResponseFields(response, function (fields) {
-              endRequest(id, 'completed', response.status, null, fields, time);
-            });
+            var status = response.status;
+            if (!wantsFields(response)) {
+              endRequest(id, 'completed', status, null, null, time);
+              return response;
+            }
+            var pending = { id: id, status: status, time: time, reading: false, sent: false };
+            unreadBodies.set(response, pending);
+            pendingEnds.push(pending);
+            scheduleFlush();
             return response;
           },
           function (error) {
@@ -814,7 +861,7 @@
     try {
       var type = xhr.responseType;
       if (!isJsonType(xhr.getResponseHeader('content-type'))) return null;
-      if (type === 'json') return scalarFields(xhr.response);
+      if (type === 'json') return parsedFields(xhr.response);
       if (type === '' || type === 'text') return jsonFields(xhr.responseText);
     } catch (error) {
       // Unreadable response: no fields.
@@ -1038,7 +1085,15 @@
     writable: false,
   });
 
-  reflectApply(addEventListener, global, ['pagehide', flush]);
+  // Sends the pending ends without fields, because a page that goes away reads
+  // no more bodies, then flushes.
+  function onPageHide() {
+    for (var i = 0; i < pendingEnds.length; i++) finishBody(pendingEnds[i], null);
+    pendingEnds = [];
+    flush();
+  }
+
+  reflectApply(addEventListener, global, ['pagehide', onPageHide]);
   snapshotEvents(false);
   flush();
 })();

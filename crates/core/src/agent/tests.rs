@@ -5,7 +5,7 @@ use super::*;
 const STARTED_AT_MS: f64 = 1_700_000_000_000.0;
 
 fn batch(doc: &str, seq: u64, events: Value) -> String {
-    json!({ "v": 1, "doc": doc, "seq": seq, "dropped": 0, "events": events }).to_string()
+    json!({ "v": BATCH_FORMAT, "doc": doc, "seq": seq, "dropped": 0, "events": events }).to_string()
 }
 
 fn injected(t: f64) -> Value {
@@ -267,6 +267,94 @@ fn bad_event_skipped_and_counted() {
 }
 
 #[test]
+fn compact_timer_events_decode_like_objects() {
+    let mut decoder = AgentDecoder::new(STARTED_AT_MS);
+    let mut first_site = site(1, 12);
+    first_site["t"] = json!(0.0);
+    let payload = json!({
+        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "events": [
+            first_site,
+            // Interval 7 from site 1 inside timer 3, cleared at 1200 from site 1.
+            [0, 7, 1, 3000, 1, 3, 1000, 1, 1200, 1],
+            // Timeout 8 with no known site, fired at 1600.
+            [0, 8, 0, 250, 0, 0, 1100, 2, 1600, 0],
+            // Timeout 9 still pending, then ended by separate events.
+            [0, 9, 0, 40, 1, 0, 1300, 0, 0, 0],
+            [1, 9, 0, 1400],
+            [2, 10, 1500],
+        ],
+    })
+    .to_string();
+    let records = decoder.decode(&payload).unwrap();
+    let bodies: Vec<String> = records
+        .iter()
+        .skip(1)
+        .map(|record| match &record.body {
+            RecordBody::TimerCreated {
+                id,
+                timer,
+                site,
+                parent,
+                delay_ms,
+                ..
+            } => format!(
+                "created {id} {timer:?} {delay_ms} site {site:?} parent {parent:?} at {}",
+                record.t
+            ),
+            RecordBody::TimerCleared { id, site, .. } => {
+                format!("cleared {id} site {site:?} at {}", record.t)
+            }
+            RecordBody::TimerFired { id, .. } => format!("fired {id} at {}", record.t),
+            other => panic!("unexpected record {other:?}"),
+        })
+        .collect();
+    let id = |timer| object_id(1, timer);
+    assert_eq!(
+        bodies,
+        vec![
+            format!(
+                "created {} Interval 3000 site Some(1) parent Some({}) at 1",
+                id(7),
+                id(3)
+            ),
+            format!("created {} Timeout 250 site None parent None at 1.1", id(8)),
+            format!("cleared {} site Some(1) at 1.2", id(7)),
+            format!(
+                "created {} Timeout 40 site Some(1) parent None at 1.3",
+                id(9)
+            ),
+            format!("cleared {} site None at 1.4", id(9)),
+            format!("fired {} at 1.5", id(10)),
+            format!("fired {} at 1.6", id(8)),
+        ]
+    );
+    assert_eq!(decoder.losses().bad_events, 0);
+}
+
+#[test]
+fn malformed_compact_events_skipped_and_counted() {
+    let mut decoder = AgentDecoder::new(STARTED_AT_MS);
+    let records = decoder
+        .decode(&batch(
+            "doc-a",
+            0,
+            json!([
+                [0, 7, 5, 100, 1, 0, 10, 0, 0, 0],
+                [0, 7, 0, 100, 1, 0, 10, 3, 0, 0],
+                [1, -4, 0, 10],
+                [2, 7],
+                [9, 7, 10],
+                [],
+                timer(1, 1, STARTED_AT_MS),
+            ]),
+        ))
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(decoder.losses().bad_events, 6);
+}
+
+#[test]
 fn invalid_payload_keeps_text() {
     let mut decoder = AgentDecoder::new(STARTED_AT_MS);
     let error = decoder.decode("{not json").unwrap_err();
@@ -277,10 +365,10 @@ fn invalid_payload_keeps_text() {
 #[test]
 fn other_version_rejected() {
     let mut decoder = AgentDecoder::new(STARTED_AT_MS);
-    let payload = json!({ "v": 2, "doc": "d", "seq": 0, "events": [] }).to_string();
+    let payload = json!({ "v": 1, "doc": "d", "seq": 0, "events": [] }).to_string();
     assert!(matches!(
         decoder.decode(&payload),
-        Err(DecodeError::Version { version: 2, .. })
+        Err(DecodeError::Version { version: 1, .. })
     ));
 }
 
@@ -290,7 +378,8 @@ fn sequence_gaps_and_drops_counted() {
     decoder.decode(&batch("doc-a", 0, json!([]))).unwrap();
     decoder.decode(&batch("doc-a", 3, json!([]))).unwrap();
     let dropped =
-        json!({ "v": 1, "doc": "doc-a", "seq": 4, "dropped": 12, "events": [] }).to_string();
+        json!({ "v": BATCH_FORMAT, "doc": "doc-a", "seq": 4, "dropped": 12, "events": [] })
+            .to_string();
     decoder.decode(&dropped).unwrap();
     assert_eq!(decoder.losses().missing_batches, 2);
     assert_eq!(decoder.losses().dropped_in_page, 12);
@@ -363,7 +452,7 @@ fn folded_clear_follows_creation_in_same_millisecond() {
     let mut cleared = timer(7, 1, 1000.0);
     cleared["cleared"] = json!(1000.0);
     let payload = json!({
-        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
         "events": [first_site, cleared, timer(8, 1, 1000.0)],
     })
     .to_string();
@@ -401,7 +490,7 @@ fn folded_clear_site_defined_later_in_batch() {
     let mut clear_site = site(2, 30);
     clear_site["t"] = json!(2000.0);
     let payload = json!({
-        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
         "events": [first_site, cleared, timer(8, 1, 2000.0), clear_site],
     })
     .to_string();
@@ -417,7 +506,7 @@ fn folded_clear_site_defined_later_in_batch() {
 fn origin_added_to_event_times() {
     let mut decoder = AgentDecoder::new(STARTED_AT_MS);
     let payload = json!({
-        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS - 1000.0, "dropped": 0,
+        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS - 1000.0, "dropped": 0,
         "events": [injected(1500.0), site(1, 12), timer(7, 1, 3000.0)],
     })
     .to_string();
@@ -442,7 +531,7 @@ fn folded_clear_and_firing_become_records() {
     fired["kind"] = json!("timeout");
     fired["fired"] = json!(2500.0);
     let payload = json!({
-        "v": 1, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
+        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
         "events": [first_site, cleared, fired, injected(3000.0)],
     })
     .to_string();
