@@ -491,8 +491,9 @@ async fn demo_fixed_returns_to_zero() {
     );
 }
 
-/// A response the page reads with `text()` ends with its fields. One the page
-/// never reads ends without fields, stamped with its arrival time.
+/// A response the page reads with `text()` or `arrayBuffer()` ends with its
+/// fields. One the page never reads ends without fields, stamped with its
+/// arrival time.
 #[tokio::test]
 async fn fields_from_page_body_read() {
     let watched = Watched::start().await;
@@ -500,10 +501,13 @@ async fn fields_from_page_body_read() {
         "body-text",
         answer(json!({ "status": "rendering", "done": false, "progress": 40 })),
     );
+    watched.script("body-bytes", answer(json!({ "status": "encoding" })));
     watched.script("body-unread", answer(json!({ "status": "queued" })));
     open_counts(&watched).await;
 
     let read = watched.eval("readAsText('body-text')").await;
+    assert!(read.as_u64().is_some_and(|length| length > 0), "{read}");
+    let read = watched.eval("readAsBytes('body-bytes')").await;
     assert!(read.as_u64().is_some_and(|length| length > 0), "{read}");
     assert_eq!(watched.eval("leaveUnread('body-unread')").await, json!(200));
 
@@ -519,13 +523,18 @@ async fn fields_from_page_body_read() {
         })
     };
     let give_up = tokio::time::Instant::now() + DEADLINE;
-    let (text, unread) = loop {
-        if let (Some(text), Some(unread)) = (ended("body-text"), ended("body-unread")) {
-            break (text, unread);
+    let (text, bytes, unread) = loop {
+        let all = (
+            ended("body-text"),
+            ended("body-bytes"),
+            ended("body-unread"),
+        );
+        if let (Some(text), Some(bytes), Some(unread)) = all {
+            break (text, bytes, unread);
         }
         assert!(
             tokio::time::Instant::now() < give_up,
-            "the two requests did not both end within {DEADLINE:?}"
+            "the three requests did not all end within {DEADLINE:?}"
         );
         // Only bounds how late the end is seen.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -542,6 +551,13 @@ async fn fields_from_page_body_read() {
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
     .collect();
     assert_eq!(text.response_fields, expected);
+
+    let (bytes, _) = bytes;
+    assert_eq!(bytes.outcome, RequestOutcome::Completed { status: 200 });
+    assert_eq!(
+        bytes.response_fields.get("status").map(String::as_str),
+        Some("encoding")
+    );
 
     let (unread, duration_ms) = unread;
     assert_eq!(unread.outcome, RequestOutcome::Completed { status: 200 });

@@ -63,12 +63,17 @@ function hangingFetch() {
   return 'started';
 }
 
-// Reads a JSON answer as text, as the demo editor does; resolves to the text's length.
+// Reads a JSON response as text, as the demo editor does. Resolves to the text's length.
 function readAsText(operation) {
   return fetch(statusUrl + operation).then(function (r) { return r.text(); }).then(function (text) { return text.length; });
 }
 
-// Fetches a JSON answer and never reads its body; resolves to the status.
+// Reads a JSON response with arrayBuffer(). Resolves to its length in bytes.
+function readAsBytes(operation) {
+  return fetch(statusUrl + operation).then(function (r) { return r.arrayBuffer(); }).then(function (bytes) { return bytes.byteLength; });
+}
+
+// Fetches a JSON response and never reads its body. Resolves to the status.
 function leaveUnread(operation) {
   return fetch(statusUrl + operation).then(function (r) { return r.status; });
 }

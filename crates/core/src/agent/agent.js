@@ -681,6 +681,8 @@
 
   // Checks headers only, because reading `response.body` makes the page's own
   // json() or text() go through a stream object, which is slower.
+  // NOTE: a page that reads the body from `response.body` or blob() gives no
+  // fields, so its polls show no status.
   function wantsFields(response) {
     var headers = response.headers;
     var length = headers.get('content-length');
@@ -715,9 +717,17 @@
     return scalarFields(value, MAX_FIELD_KEYS);
   }
 
+  var textDecoder = typeof TextDecoder === 'function' ? new TextDecoder() : null;
+
+  // Fields of a body read as bytes (arrayBuffer() or bytes()), decoded as UTF-8.
+  function byteFields(bytes) {
+    if (textDecoder === null || bytes.byteLength > MAX_BODY_BYTES) return null;
+    return jsonFields(textDecoder.decode(bytes));
+  }
+
   // Wraps a body-reading method of Response. `fields` turns the read's result
-  // into fields. It is null for reads the agent does not parse (arrayBuffer,
-  // blob, formData, bytes), and those end the request at once.
+  // into fields. It is null for reads the agent does not parse (blob,
+  // formData), and those end the request at once.
   function bodyRead(native, fields) {
     var wrapper = {
       read() {
@@ -748,7 +758,7 @@
   if (NativeResponse) {
     var responseProto = NativeResponse.prototype;
     var bodyMethods = ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes'];
-    var bodyParsers = [parsedFields, jsonFields, null, null, null, null];
+    var bodyParsers = [parsedFields, jsonFields, byteFields, null, null, byteFields];
     for (var m = 0; m < bodyMethods.length; m++) {
       var nativeRead = getOwnPropertyDescriptor(responseProto, bodyMethods[m]);
       if (nativeRead && typeof nativeRead.value === 'function') {
