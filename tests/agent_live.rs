@@ -567,3 +567,38 @@ async fn fields_from_page_body_read() {
         "the unread response's end is stamped {duration_ms} ms after its start, not when it arrived"
     );
 }
+
+/// Events queued before a `pushState` reach the session before the
+/// navigation, so a request sent just before a route change is not counted
+/// after it.
+#[tokio::test]
+async fn events_precede_route_change() {
+    let watched = Watched::start().await;
+    watched.script("before-route", answer(json!({ "done": false })));
+    open_counts(&watched).await;
+
+    let path = watched.eval("fetchThenNavigate('before-route')").await;
+    assert_eq!(path, json!("/elsewhere"));
+
+    let positions = |seen: &agent_watch::Seen| {
+        let request = seen.records.iter().position(|record| {
+            matches!(&record.body, RecordBody::RequestStarted(started)
+                if started.url.contains("operationName=before-route"))
+        });
+        let navigation = seen.records.iter().position(|record| {
+            matches!(&record.body, RecordBody::Navigation { url, .. } if url.ends_with("/elsewhere"))
+        });
+        (request, navigation)
+    };
+    watched
+        .wait_until("the request and the navigation", DEADLINE, |seen| {
+            let (request, navigation) = positions(seen);
+            request.is_some() && navigation.is_some()
+        })
+        .await;
+    let (request, navigation) = watched.with(positions);
+    assert!(
+        request < navigation,
+        "the request (record {request:?}) came after the navigation (record {navigation:?})"
+    );
+}

@@ -172,6 +172,8 @@ async fn wrapped_functions_look_native() {
         "blob",
         "formData",
         "clone",
+        "pushState",
+        "replaceState",
     ] {
         let expected = format!(
             "function {}() {{ [native code] }}",

@@ -77,3 +77,11 @@ function readAsBytes(operation) {
 function leaveUnread(operation) {
   return fetch(statusUrl + operation).then(function (r) { return r.status; });
 }
+
+// Starts a fetch and changes the route in the same task, as an editor that
+// closes a panel right after its poll fired.
+function fetchThenNavigate(operation) {
+  fetch(statusUrl + operation);
+  history.pushState({}, '', '/elsewhere');
+  return location.pathname;
+}

@@ -122,6 +122,7 @@
       signalTimeout: AbortSignal.timeout, signalAny: AbortSignal.any, toString: Function.prototype.toString,
       json: Response.prototype.json, text: Response.prototype.text, arrayBuffer: Response.prototype.arrayBuffer,
       blob: Response.prototype.blob, formData: Response.prototype.formData, clone: Response.prototype.clone,
+      pushState: History.prototype.pushState, replaceState: History.prototype.replaceState,
     };
     var out = {};
     Object.keys(names).forEach(function (key) { out[key] = describeFunction(names[key]); });
@@ -259,6 +260,20 @@
     var out = {};
     out.returns = console.log('[PollingHealth] Polling started:', { id: 'sem-op', type: 'video' });
     out.name = console.log.name;
+    return out;
+  });
+
+  // Last, because it changes the document's URL.
+  check('history', async function () {
+    var out = { length: history.length };
+    var state = { step: 1 };
+    out.pushReturns = history.pushState(state, '', '?history=1');
+    out.pushed = [history.length - out.length, history.state === state, location.search];
+    out.replaceReturns = history.replaceState({ step: 2 }, '', '?history=2');
+    out.replaced = [history.length - out.length, history.state.step, location.search];
+    try { history.pushState(function () {}, ''); out.cloneError = 'no error'; } catch (e) { out.cloneError = errorShape(e); }
+    try { History.prototype.pushState.call({}, null, ''); out.wrongThis = 'no error'; } catch (e) { out.wrongThis = errorShape(e); }
+    delete out.length;
     return out;
   });
 

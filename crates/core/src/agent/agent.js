@@ -4,9 +4,10 @@
 // (and loadable with a plain <script> tag in tests). It wraps setTimeout,
 // setInterval, clearTimeout, clearInterval, fetch, the body reads of Response
 // (json, text, ...), XMLHttpRequest, AbortController, AbortSignal.timeout /
-// AbortSignal.any and console.log / info / warn / error. It keeps registries
-// of the timers, requests and controllers that are live. It reports batched
-// events as a JSON string through the CDP binding window.__leakscopeReport.
+// AbortSignal.any, history.pushState / replaceState and console.log / info /
+// warn / error. It keeps registries of the timers, requests and controllers
+// that are live. It reports batched events as a JSON string through the CDP
+// binding window.__leakscopeReport.
 //
 // Contract with page code: every wrapped function returns what the original
 // returns (the same timer ids), throws what it throws, passes `this` and all
@@ -78,6 +79,8 @@
   var responseClone = NativeResponse ? NativeResponse.prototype.clone : null;
   var scheduler = global.scheduler;
   var postTask = scheduler && typeof scheduler.postTask === 'function' ? scheduler.postTask : null;
+  var queueMicrotask = typeof global.queueMicrotask === 'function' ? global.queueMicrotask : null;
+  var visibilityGetter = (getOwnPropertyDescriptor(Document.prototype, 'visibilityState') || {}).get;
 
   // Page clock in whole milliseconds since timeOrigin (the batch's "origin").
   function pageNow() {
@@ -121,6 +124,7 @@
   var sequence = 0;
   var dropped = 0;
   var flushPending = false;
+  var microtaskPending = false;
 
   function binding() {
     var fn = global[BINDING];
@@ -135,8 +139,19 @@
     defineProperty(global, BINDING, bindingDescriptor);
   }
 
+  // Runs the delayed flush that scheduleFlush() set up.
   function flush() {
     flushPending = false;
+    sendBatch();
+  }
+
+  // Runs the flush that emit() set up for the end of the current task.
+  function flushSoon() {
+    microtaskPending = false;
+    sendBatch();
+  }
+
+  function sendBatch() {
     expireStringTimers();
     expireUnreadBodies();
     if (queue.length === 0) return;
@@ -162,6 +177,20 @@
     }
   }
 
+  function isHidden() {
+    return visibilityGetter !== undefined && reflectApply(visibilityGetter, document, []) === 'hidden';
+  }
+
+  // Whether the document is hidden, kept by a listener so that emit() reads
+  // no DOM property per event.
+  var hidden = isHidden();
+  reflectApply(addEventListener, document, [
+    'visibilitychange',
+    function () {
+      hidden = isHidden();
+    },
+  ]);
+
   // Schedules a flush without creating a timer, because timers share their id
   // counter with the page: an agent timer would shift the ids the page sees.
   function scheduleFlush() {
@@ -176,10 +205,18 @@
     }
   }
 
+  // A hidden document sends its events at the end of the current task,
+  // because the browser delays its tasks to about one a second, and events
+  // that late would reach Leakscope after navigations that followed them.
   function emit(event) {
     queue.push(event);
     if (queue.length >= MAX_BATCH) {
-      flush();
+      sendBatch();
+    } else if (hidden && queueMicrotask !== null) {
+      if (!microtaskPending) {
+        microtaskPending = true;
+        reflectApply(queueMicrotask, global, [flushSoon]);
+      }
     } else {
       scheduleFlush();
     }
@@ -1018,6 +1055,29 @@
       enumerable: false,
       configurable: true,
     });
+  }
+
+  // ---- History -------------------------------------------------------------
+
+  // A same-document navigation reaches Leakscope at once, so the events queued
+  // before it leave first. Otherwise a poll's last request could arrive after
+  // the route change and count as sent by an orphaned poll.
+  var NativeHistory = global.History;
+  if (NativeHistory) {
+    var nativePushState = NativeHistory.prototype.pushState;
+    var nativeReplaceState = NativeHistory.prototype.replaceState;
+    var historyWrappers = {
+      pushState(data, unused) {
+        sendBatch();
+        return reflectApply(nativePushState, this, arguments);
+      },
+      replaceState(data, unused) {
+        sendBatch();
+        return reflectApply(nativeReplaceState, this, arguments);
+      },
+    };
+    replace(NativeHistory.prototype, 'pushState', historyWrappers.pushState);
+    replace(NativeHistory.prototype, 'replaceState', historyWrappers.replaceState);
   }
 
   // ---- Injection, resync and page exit ------------------------------------
