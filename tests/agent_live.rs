@@ -8,7 +8,7 @@ mod agent_watch;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use agent_watch::{line_of, Watched, DEADLINE};
+use agent_watch::{line_of, wait_for, Watched, DEADLINE};
 use leakscope_demo::{Flow, FlowSelection, JobOutcome, OperationBehaviour, Scenario, Variant};
 use leakscope_model::live::SiteKind;
 use leakscope_model::{RecordBody, RequestOutcome};
@@ -522,23 +522,14 @@ async fn fields_from_page_body_read() {
             })
         })
     };
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    let (text, bytes, unread) = loop {
-        let all = (
-            ended("body-text"),
-            ended("body-bytes"),
-            ended("body-unread"),
-        );
-        if let (Some(text), Some(bytes), Some(unread)) = all {
-            break (text, bytes, unread);
-        }
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "the three requests did not all end within {DEADLINE:?}"
-        );
-        // Only bounds how late the end is seen.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (text, bytes, unread) = wait_for("the three requests to end", DEADLINE, || async {
+        Some((
+            ended("body-text")?,
+            ended("body-bytes")?,
+            ended("body-unread")?,
+        ))
+    })
+    .await;
 
     let (text, _) = text;
     assert_eq!(text.outcome, RequestOutcome::Completed { status: 200 });
