@@ -8,6 +8,12 @@ fn batch(doc: &str, seq: u64, events: Value) -> String {
     json!({ "v": BATCH_FORMAT, "doc": doc, "seq": seq, "dropped": 0, "events": events }).to_string()
 }
 
+/// A batch of document "doc-a" whose event times count from `origin` (epoch ms).
+fn batch_from(origin: f64, events: Value) -> String {
+    json!({ "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": origin, "dropped": 0, "events": events })
+        .to_string()
+}
+
 fn injected(t: f64) -> Value {
     json!({ "k": "injected", "url": "http://127.0.0.1/page", "late": false, "top": true, "resync": false, "t": t })
 }
@@ -271,9 +277,9 @@ fn compact_timer_events_decode_like_objects() {
     let mut decoder = AgentDecoder::new(STARTED_AT_MS);
     let mut first_site = site(1, 12);
     first_site["t"] = json!(0.0);
-    let payload = json!({
-        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
-        "events": [
+    let payload = batch_from(
+        STARTED_AT_MS,
+        json!([
             first_site,
             // Interval 7 from site 1 inside timer 3, cleared at 1200 from site 1.
             [0, 7, 1, 3000, 1, 3, 1000, 1, 1200, 1],
@@ -283,9 +289,8 @@ fn compact_timer_events_decode_like_objects() {
             [0, 9, 0, 40, 1, 0, 1300, 0, 0, 0],
             [1, 9, 0, 1400],
             [2, 10, 1500],
-        ],
-    })
-    .to_string();
+        ]),
+    );
     let records = decoder.decode(&payload).unwrap();
     let bodies: Vec<String> = records
         .iter()
@@ -451,11 +456,10 @@ fn folded_clear_follows_creation_in_same_millisecond() {
     first_site["t"] = json!(0.0);
     let mut cleared = timer(7, 1, 1000.0);
     cleared["cleared"] = json!(1000.0);
-    let payload = json!({
-        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
-        "events": [first_site, cleared, timer(8, 1, 1000.0)],
-    })
-    .to_string();
+    let payload = batch_from(
+        STARTED_AT_MS,
+        json!([first_site, cleared, timer(8, 1, 1000.0)]),
+    );
     let records = decoder.decode(&payload).unwrap();
     let order: Vec<String> = records
         .iter()
@@ -489,11 +493,10 @@ fn folded_clear_site_defined_later_in_batch() {
     // the timer event that the clear was folded into.
     let mut clear_site = site(2, 30);
     clear_site["t"] = json!(2000.0);
-    let payload = json!({
-        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
-        "events": [first_site, cleared, timer(8, 1, 2000.0), clear_site],
-    })
-    .to_string();
+    let payload = batch_from(
+        STARTED_AT_MS,
+        json!([first_site, cleared, timer(8, 1, 2000.0), clear_site]),
+    );
     let records = decoder.decode(&payload).unwrap();
     let clear_site = records.iter().find_map(|record| match &record.body {
         RecordBody::TimerCleared { site, .. } => Some(*site),
@@ -505,11 +508,10 @@ fn folded_clear_site_defined_later_in_batch() {
 #[test]
 fn origin_added_to_event_times() {
     let mut decoder = AgentDecoder::new(STARTED_AT_MS);
-    let payload = json!({
-        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS - 1000.0, "dropped": 0,
-        "events": [injected(1500.0), site(1, 12), timer(7, 1, 3000.0)],
-    })
-    .to_string();
+    let payload = batch_from(
+        STARTED_AT_MS - 1000.0,
+        json!([injected(1500.0), site(1, 12), timer(7, 1, 3000.0)]),
+    );
     let records = decoder.decode(&payload).unwrap();
     assert_eq!(records[0].t, 0.5);
     let RecordBody::TimerCreated { page_ms, .. } = &records[2].body else {
@@ -530,11 +532,10 @@ fn folded_clear_and_firing_become_records() {
     let mut fired = timer(8, 1, 2000.0);
     fired["kind"] = json!("timeout");
     fired["fired"] = json!(2500.0);
-    let payload = json!({
-        "v": BATCH_FORMAT, "doc": "doc-a", "seq": 0, "origin": STARTED_AT_MS, "dropped": 0,
-        "events": [first_site, cleared, fired, injected(3000.0)],
-    })
-    .to_string();
+    let payload = batch_from(
+        STARTED_AT_MS,
+        json!([first_site, cleared, fired, injected(3000.0)]),
+    );
     let records = decoder.decode(&payload).unwrap();
     let kinds: Vec<(&str, f64)> = records
         .iter()
